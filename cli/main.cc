@@ -1,0 +1,84 @@
+// crossrank command line: argument parsing only; the work is in src/app/.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <exception>
+
+#include "app/commands.h"
+
+using namespace crossrank;
+
+namespace {
+
+// Options shared by every subcommand that opens a model; CLI11 stores into `e` as text
+// first so that parse errors name the option.
+struct EngineFlags {
+  std::string dtype = "fp32", backend = "auto";
+  int threads = 0;
+  size_t memory_mb = 0;
+  void add(CLI::App* app) {
+    app->add_option("--dtype", dtype, "fp32 | bf16 | int8 | fp16 (GPU)")->envname("CROSSRANK_DTYPE");
+    app->add_option("--backend", backend, "auto | cpu | ref | cuda")->envname("CROSSRANK_BACKEND");
+    app->add_option("--threads", threads, "worker threads (0 = all cores)")->envname("CROSSRANK_THREADS");
+    app->add_option("--memory-budget-mb", memory_mb, "activation memory per pass (0 = auto)");
+  }
+  EngineOptions get() const {
+    EngineOptions o;
+    o.dtype = parse_dtype(dtype);
+    o.backend = parse_backend(backend);
+    o.threads = threads;
+    o.memory_budget_mb = memory_mb;
+    return o;
+  }
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"crossrank: fast, exact cross-encoder reranking"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", std::string(crossrank::version()));
+
+  // score
+  ScoreArgs sa;
+  EngineFlags sf;
+  std::string s_trunc = "flagembedding";
+  auto* score = app.add_subcommand("score", "score (query, passage) pairs");
+  score->add_option("--model,-m", sa.model, "model folder or synthetic:NAME")->required()->envname("CROSSRANK_MODEL");
+  score->add_option("--query,-q", sa.query, "query (with --doc)");
+  score->add_option("--doc,-d", sa.docs, "passage (repeatable)");
+  score->add_option("--input,-i", sa.input, "pairs.jsonl: {\"query\",\"document\"} per line ('-' = stdin)");
+  score->add_option("--output,-o", sa.output, "output JSONL (default stdout)");
+  score->add_option("--max-length", sa.score.max_length, "tokens per pair incl. specials (default 512)");
+  score->add_option("--truncation", s_trunc, "flagembedding | longest_first");
+  score->add_option("--batch-size", sa.score.batch_size, "pairs per forward pass (default 32)");
+  score->add_option("--max-batch-tokens", sa.score.max_batch_tokens, "token cap per pass (0 = none)");
+  score->add_flag("--normalize", sa.score.normalize, "sigmoid scores");
+  sf.add(score);
+
+  auto* bench = app.add_subcommand("bench", "latency / throughput / memory per batch size");
+  auto run_bench = setup_bench(bench);
+  auto* serve = app.add_subcommand("serve", "HTTP rerank server (TEI, Cohere, Jina routes)");
+  auto run_serve = setup_serve(serve);
+  auto* eval = app.add_subcommand("eval", "ranking quality (NDCG@10, MRR@10, MAP) on a dataset");
+  auto run_eval = setup_eval(eval);
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  }
+  try {
+    if (score->parsed()) {
+      sa.engine = sf.get();
+      sa.score.truncation = parse_truncation(s_trunc);
+      return run_score(sa);
+    }
+    if (bench->parsed()) return run_bench();
+    if (serve->parsed()) return run_serve();
+    if (eval->parsed()) return run_eval();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "crossrank: error: %s\n", e.what());
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,109 @@
+#pragma once
+// crossrank public API: load a cross-encoder reranker (a Hugging Face model folder or a
+// "synthetic:NAME" model with seeded random weights) and score (query, passage) pairs.
+// The surface is deliberately narrow: Engine, its options, and Error.
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace crossrank {
+
+// Every user-facing failure (missing file, corrupt weights, bad input text, bad option)
+// is thrown as Error with a one-line message naming the file/field and the problem.
+class Error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Compute precision of the forward pass. Logits and sigmoid are always fp32 or better.
+enum class DType { kFp32, kBf16, kInt8, kFp16 };
+
+// How a pair longer than max_length is cut.
+//  kFlagEmbedding: query capped at max_length*3/4 tokens, then only the passage is cut
+//                  (FlagEmbedding FlagReranker.compute_score, the default).
+//  kLongestFirst:  HF tokenizers LongestFirst over the pair (TEI, sentence-transformers).
+enum class Truncation { kFlagEmbedding, kLongestFirst };
+
+// Which backend runs the forward pass. kAuto picks CUDA when a GPU is usable, else the
+// optimised CPU backend. kReference is the naive fp32 oracle used by tests.
+enum class BackendKind { kAuto, kReference, kCpu, kCuda };
+
+// Parses "fp32|bf16|int8|fp16" / "auto|ref|cpu|cuda" / "flagembedding|longest_first";
+// throw Error on anything else.
+DType parse_dtype(std::string_view s);
+BackendKind parse_backend(std::string_view s);
+Truncation parse_truncation(std::string_view s);
+const char* to_string(DType d);
+const char* to_string(BackendKind b);
+const char* to_string(Truncation t);
+
+struct EngineOptions {
+  BackendKind backend = BackendKind::kAuto;
+  DType dtype = DType::kFp32;
+  int threads = 0;                   // 0: all cores
+  std::size_t memory_budget_mb = 0;  // activation budget per forward pass; 0: auto
+};
+
+struct ScoreOptions {
+  int max_length = 512;  // tokens per pair incl. special tokens; <= model limit
+  Truncation truncation = Truncation::kFlagEmbedding;
+  int batch_size = 32;         // pairs per forward pass (FlagEmbedding meaning)
+  int max_batch_tokens = 0;    // extra cap on tokens per forward pass; 0: none
+  bool normalize = false;      // sigmoid of the logit (computed in double)
+};
+
+struct Pair {
+  std::string_view query;
+  std::string_view document;
+};
+
+// A tokenized pair, ready for the model: ids with special tokens and token type ids.
+struct EncodedPair {
+  std::vector<int32_t> ids;
+  std::vector<int32_t> type_ids;
+};
+
+struct ModelInfo {
+  std::string name;          // folder path or "synthetic:NAME"
+  std::string architecture;  // "XLMRobertaForSequenceClassification" | "BertForSequenceClassification"
+  int layers = 0, hidden = 0, heads = 0, intermediate = 0, vocab_size = 0;
+  int max_length = 0;        // longest pair the model accepts (positions), e.g. 8192
+  std::int64_t parameters = 0;
+};
+
+class Engine {
+ public:
+  virtual ~Engine() = default;
+
+  // Opens a model: a Hugging Face folder (config.json, model.safetensors, tokenizer files)
+  // or "synthetic:bge-reranker-v2-m3|bge-reranker-base|ms-marco-MiniLM-L-6-v2|tiny-xlmr|tiny-bert".
+  // Throws Error naming the file and problem on any failure.
+  static std::unique_ptr<Engine> open(const std::string& model, const EngineOptions& opts = {});
+
+  // Scores pairs; result[i] belongs to pairs[i] (raw logit, or sigmoid if normalize).
+  // Sorts by length internally, packs without padding, and shrinks the batch (x3/4) if a
+  // pass would not fit the memory budget. Throws Error for invalid UTF-8 or empty texts.
+  virtual std::vector<double> score(std::span<const Pair> pairs, const ScoreOptions& opts = {}) = 0;
+
+  // Tokenizes one pair with the model's template and truncation. Throws Error on bad text.
+  virtual EncodedPair encode(std::string_view query, std::string_view document,
+                             const ScoreOptions& opts) const = 0;
+
+  // Runs one forward pass over already-encoded pairs (no further batching); returns
+  // raw fp32 logits in order. Used by the server's dynamic batcher and by tests.
+  virtual std::vector<float> forward(std::span<const EncodedPair* const> batch) = 0;
+
+  virtual const ModelInfo& info() const = 0;
+  virtual DType dtype() const = 0;
+  virtual BackendKind backend() const = 0;
+};
+
+// Library version string, e.g. "0.1.0".
+const char* version();
+
+}  // namespace crossrank

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs crossrank's build and test dependencies from Debian packages.
+# Idempotent: skips apt entirely when every package is already present.
+set -euo pipefail
+PKGS=(
+  build-essential cmake pkg-config ninja-build
+  libdnnl-dev          # oneDNN: fp32/bf16/int8 GEMM (AVX-512, AMX, VNNI)
+  libopenblas-dev      # BLAS fallback / comparison
+  nlohmann-json3-dev   # JSON (config.json, tokenizer.json, safetensors header, HTTP bodies)
+  libcpp-httplib-dev   # HTTP server
+  libcli11-dev         # CLI parsing
+  libutf8proc-dev      # Unicode normalisation / categories / graphemes
+  libgtest-dev libgmock-dev  # tests
+)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -qq
+  $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

@@ -1,0 +1,14 @@
+// CUDA entry points for builds without CUDA: report clearly instead of failing to link.
+#ifndef CROSSRANK_WITH_CUDA
+#include "backend/backend.h"
+
+namespace crossrank {
+
+bool cuda_available() { return false; }
+
+std::unique_ptr<Backend> make_cuda_backend(std::shared_ptr<const ModelWeights>, DType) {
+  throw Error("this build of crossrank has no CUDA backend (configure with -DCROSSRANK_WITH_CUDA=ON)");
+}
+
+}  // namespace crossrank
+#endif

@@ -1,0 +1,76 @@
+#include "batch/encode.h"
+
+#include <algorithm>
+#include <string>
+
+#include "util/error.h"
+
+namespace crossrank {
+
+int pair_special_tokens(Arch arch) { return arch == Arch::kXlmRoberta ? 4 : 3; }
+
+void truncate_pair(std::vector<int32_t>& q, std::vector<int32_t>& d, int max_length, Truncation mode, Arch arch) {
+  const int specials = pair_special_tokens(arch);
+  if (mode == Truncation::kFlagEmbedding) {
+    const size_t q_cap = static_cast<size_t>(max_length) * 3 / 4;
+    if (q.size() > q_cap) q.resize(q_cap);
+    if (d.size() > static_cast<size_t>(max_length)) d.resize(max_length);
+    const long total = static_cast<long>(q.size() + d.size()) + specials;
+    if (total > max_length) {
+      const long remove = total - max_length;
+      if (static_cast<long>(d.size()) > remove) d.resize(d.size() - remove);
+    }
+    return;
+  }
+  // LongestFirst, as tokenizers' truncate_encodings: with n1 <= n2, keep n1 and give the
+  // rest to n2; if both exceed half the budget, split it (the longer one gets the odd one).
+  const size_t budget = static_cast<size_t>(std::max(0, max_length - specials));
+  if (q.size() + d.size() <= budget) return;
+  size_t n1 = q.size(), n2 = d.size();
+  const bool swap = n1 > n2;
+  if (swap) std::swap(n1, n2);
+  if (n1 > budget) n2 = n1;
+  else n2 = std::max(n1, budget - n1);
+  if (n1 + n2 > budget) {
+    n1 = budget / 2;
+    n2 = n1 + budget % 2;
+  }
+  if (swap) std::swap(n1, n2);
+  if (q.size() > n1) q.resize(n1);
+  if (d.size() > n2) d.resize(n2);
+}
+
+EncodedPair build_pair(const std::vector<int32_t>& q, const std::vector<int32_t>& d, Arch arch,
+                       const SpecialTokens& sp) {
+  EncodedPair e;
+  e.ids.reserve(q.size() + d.size() + 4);
+  e.ids.push_back(sp.cls);
+  e.ids.insert(e.ids.end(), q.begin(), q.end());
+  e.ids.push_back(sp.sep);
+  if (arch == Arch::kXlmRoberta) e.ids.push_back(sp.sep);
+  const size_t first = e.ids.size();
+  e.ids.insert(e.ids.end(), d.begin(), d.end());
+  e.ids.push_back(sp.sep);
+  e.type_ids.assign(e.ids.size(), 0);
+  if (arch == Arch::kBert)
+    for (size_t i = first; i < e.type_ids.size(); ++i) e.type_ids[i] = 1;
+  return e;
+}
+
+EncodedPair encode_pair(const Tokenizer& tok, const ModelConfig& config, std::string_view query,
+                        std::string_view document, int max_length, Truncation mode) {
+  const int specials = pair_special_tokens(config.arch);
+  check(max_length >= specials + 2 && max_length <= config.max_length(),
+        "max_length " + std::to_string(max_length) + " outside [" + std::to_string(specials + 2) + ", " +
+            std::to_string(config.max_length()) + "] for this model");
+  check(!query.empty(), "query is empty");
+  check(!document.empty(), "document is empty");
+  check_utf8(query, "query");
+  check_utf8(document, "document");
+  std::vector<int32_t> q = tok.encode(query);
+  std::vector<int32_t> d = tok.encode(document);
+  truncate_pair(q, d, max_length, mode, config.arch);
+  return build_pair(q, d, config.arch, tok.special());
+}
+
+}  // namespace crossrank

@@ -1,0 +1,247 @@
+// Engine: model loading (folder or synthetic), tokenization, length-sorted batching
+// under a pair count / token / memory budget, and dispatch to a backend.
+#include <omp.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdlib>
+#include <filesystem>
+#include <numeric>
+
+#include "backend/backend.h"
+#include "batch/encode.h"
+#include "model/config.h"
+#include "model/weights.h"
+#include "tokenizer/tokenizer.h"
+#include "util/error.h"
+#include "util/log.h"
+
+namespace crossrank {
+
+namespace fs = std::filesystem;
+
+DType parse_dtype(std::string_view s) {
+  if (s == "fp32" || s == "float32") return DType::kFp32;
+  if (s == "bf16" || s == "bfloat16") return DType::kBf16;
+  if (s == "int8") return DType::kInt8;
+  if (s == "fp16" || s == "float16") return DType::kFp16;
+  throw Error("unknown dtype '" + std::string(s) + "' (expected fp32, bf16, int8 or fp16)");
+}
+BackendKind parse_backend(std::string_view s) {
+  if (s == "auto") return BackendKind::kAuto;
+  if (s == "ref" || s == "reference") return BackendKind::kReference;
+  if (s == "cpu") return BackendKind::kCpu;
+  if (s == "cuda" || s == "gpu") return BackendKind::kCuda;
+  throw Error("unknown backend '" + std::string(s) + "' (expected auto, ref, cpu or cuda)");
+}
+Truncation parse_truncation(std::string_view s) {
+  if (s == "flagembedding") return Truncation::kFlagEmbedding;
+  if (s == "longest_first") return Truncation::kLongestFirst;
+  throw Error("unknown truncation '" + std::string(s) + "' (expected flagembedding or longest_first)");
+}
+const char* to_string(DType d) {
+  switch (d) {
+    case DType::kFp32: return "fp32";
+    case DType::kBf16: return "bf16";
+    case DType::kInt8: return "int8";
+    case DType::kFp16: return "fp16";
+  }
+  return "?";
+}
+const char* to_string(BackendKind b) {
+  switch (b) {
+    case BackendKind::kAuto: return "auto";
+    case BackendKind::kReference: return "ref";
+    case BackendKind::kCpu: return "cpu";
+    case BackendKind::kCuda: return "cuda";
+  }
+  return "?";
+}
+const char* to_string(Truncation t) {
+  return t == Truncation::kFlagEmbedding ? "flagembedding" : "longest_first";
+}
+const char* version() { return CROSSRANK_VERSION; }
+
+namespace {
+
+// Default activation budget: half of the memory available now, at most 8 GiB.
+std::size_t default_budget_bytes() {
+  const long pages = sysconf(_SC_AVPHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+  std::size_t avail = pages > 0 && page > 0 ? static_cast<std::size_t>(pages) * page : (4ull << 30);
+  return std::min<std::size_t>(avail / 2, 8ull << 30);
+}
+
+// Tokenizer for synthetic models, which have no files: the test tokenizers shipped in the
+// source tree (an 8k unigram for XLM-R shapes, the real ms-marco WordPiece for BERT).
+std::unique_ptr<Tokenizer> synthetic_tokenizer(const ModelConfig& c) {
+  std::vector<fs::path> dirs;
+  if (const char* env = std::getenv("CROSSRANK_TOKENIZER_DIR")) dirs.emplace_back(env);
+  const fs::path src = CROSSRANK_SOURCE_DIR;
+  if (c.arch == Arch::kXlmRoberta) dirs.push_back(src / "tests/data/tokenizers/xlmr-unigram");
+  else dirs.push_back(src / "tests/data/models/tiny-bert");
+  for (const auto& d : dirs)
+    if (fs::exists(d)) return load_tokenizer(d.string());
+  throw Error("synthetic model: no tokenizer found (set CROSSRANK_TOKENIZER_DIR to a tokenizer folder)");
+}
+
+class EngineImpl final : public Engine {
+ public:
+  EngineImpl(std::string name, ModelConfig config, std::shared_ptr<const ModelWeights> weights,
+             std::unique_ptr<Tokenizer> tok, const EngineOptions& opts)
+      : config_(std::move(config)), weights_(std::move(weights)), tok_(std::move(tok)) {
+    if (opts.threads > 0) omp_set_num_threads(opts.threads);
+    budget_ = opts.memory_budget_mb ? opts.memory_budget_mb << 20 : default_budget_bytes();
+    BackendKind kind = opts.backend;
+    if (kind == BackendKind::kAuto) kind = cuda_available() ? BackendKind::kCuda : BackendKind::kCpu;
+    switch (kind) {
+      case BackendKind::kReference:
+        if (opts.dtype != DType::kFp32) throw Error("the reference backend runs fp32 only");
+        backend_ = make_reference_backend(weights_);
+        break;
+      case BackendKind::kCuda:
+        backend_ = make_cuda_backend(weights_, opts.dtype);
+        break;
+      default:
+        if (opts.dtype == DType::kFp16) throw Error("fp16 is a GPU dtype; on CPU use bf16");
+        backend_ = make_cpu_backend(weights_, opts.dtype);
+    }
+    kind_ = kind;
+    info_.name = std::move(name);
+    info_.architecture = config_.architecture;
+    info_.layers = config_.layers;
+    info_.hidden = config_.hidden;
+    info_.heads = config_.heads;
+    info_.intermediate = config_.intermediate;
+    info_.vocab_size = config_.vocab_size;
+    info_.max_length = config_.max_length();
+    info_.parameters = config_.parameters();
+    if (tok_ && tok_->vocab_size() > config_.vocab_size)
+      throw Error(info_.name + ": tokenizer has " + std::to_string(tok_->vocab_size()) +
+                  " ids but the model's vocab_size is " + std::to_string(config_.vocab_size));
+  }
+
+  EncodedPair encode(std::string_view query, std::string_view document, const ScoreOptions& opts) const override {
+    return encode_pair(*tok_, config_, query, document, opts.max_length, opts.truncation);
+  }
+
+  std::vector<float> forward(std::span<const EncodedPair* const> batch) override {
+    if (batch.empty()) return {};
+    return backend_->forward(pack_batch(batch, config_));
+  }
+
+  std::vector<double> score(std::span<const Pair> pairs, const ScoreOptions& opts) override {
+    check(opts.batch_size > 0, "batch_size must be > 0");
+    check(opts.max_batch_tokens >= 0, "max_batch_tokens must be >= 0");
+    const size_t n = pairs.size();
+    std::vector<EncodedPair> enc(n);
+    // Tokenize in parallel; the first error (lowest index) is reported.
+    std::vector<std::string> errors(n);
+    std::atomic<bool> failed{false};
+#pragma omp parallel for schedule(dynamic, 16)
+    for (size_t i = 0; i < n; ++i) {
+      try {
+        enc[i] = encode(pairs[i].query, pairs[i].document, opts);
+      } catch (const std::exception& e) {
+        errors[i] = e.what();
+        failed = true;
+      }
+    }
+    if (failed)
+      for (size_t i = 0; i < n; ++i)
+        if (!errors[i].empty()) throw Error("pair " + std::to_string(i) + ": " + errors[i]);
+
+    // Longest first (as FlagEmbedding): the first batch is the most memory-hungry, so a
+    // shrink happens up front, and equal-length neighbours waste no work.
+    std::vector<size_t> order(n);
+    std::iota(order.begin(), order.end(), 0);
+    std::stable_sort(order.begin(), order.end(),
+                     [&](size_t a, size_t b) { return enc[a].ids.size() > enc[b].ids.size(); });
+    std::vector<double> out(n);
+    size_t pos = 0;
+    int batch_size = opts.batch_size;
+    while (pos < n) {
+      // Take up to batch_size pairs, within the token cap and the memory budget.
+      size_t take = 0, tokens = 0;
+      const int maxlen = static_cast<int>(enc[order[pos]].ids.size());
+      while (pos + take < n && take < static_cast<size_t>(batch_size)) {
+        const size_t len = enc[order[pos + take]].ids.size();
+        if (take > 0 && opts.max_batch_tokens > 0 && tokens + len > static_cast<size_t>(opts.max_batch_tokens)) break;
+        if (take > 0 && backend_->activation_bytes(tokens + len, maxlen, take + 1) > budget_) {
+          if (!shrink_logged_.exchange(true))
+            log_warn("batch of " + std::to_string(batch_size) + " pairs x " + std::to_string(maxlen) +
+                     " tokens exceeds the memory budget (" + std::to_string(budget_ >> 20) +
+                     " MiB); running smaller batches");
+          break;
+        }
+        tokens += len;
+        ++take;
+      }
+      std::vector<const EncodedPair*> batch(take);
+      for (size_t i = 0; i < take; ++i) batch[i] = &enc[order[pos + i]];
+      std::vector<float> logits;
+      try {
+        logits = forward(batch);
+      } catch (const std::bad_alloc&) {
+        if (take == 1) throw Error("out of memory running a single pair of " + std::to_string(maxlen) + " tokens");
+        batch_size = std::max<int>(1, static_cast<int>(take) * 3 / 4);
+        log_warn("out of memory on a batch of " + std::to_string(take) + " pairs; retrying with " +
+                 std::to_string(batch_size));
+        continue;
+      }
+      for (size_t i = 0; i < take; ++i) {
+        const double z = logits[i];
+        out[order[pos + i]] = opts.normalize ? 1.0 / (1.0 + std::exp(-z)) : z;
+      }
+      pos += take;
+    }
+    return out;
+  }
+
+  const ModelInfo& info() const override { return info_; }
+  DType dtype() const override { return backend_->dtype(); }
+  BackendKind backend() const override { return kind_; }
+
+ private:
+  ModelConfig config_;
+  std::shared_ptr<const ModelWeights> weights_;
+  std::unique_ptr<Tokenizer> tok_;
+  std::unique_ptr<Backend> backend_;
+  BackendKind kind_ = BackendKind::kCpu;
+  ModelInfo info_;
+  std::size_t budget_ = 0;
+  std::atomic<bool> shrink_logged_{false};
+};
+
+}  // namespace
+
+std::unique_ptr<Engine> Engine::open(const std::string& model, const EngineOptions& opts) {
+  const std::string prefix = "synthetic:";
+  if (model.rfind(prefix, 0) == 0) {
+    // synthetic:NAME or synthetic:NAME@SEED
+    std::string name = model.substr(prefix.size());
+    std::uint64_t seed = 0;
+    if (auto at = name.find('@'); at != std::string::npos) {
+      try {
+        seed = std::stoull(name.substr(at + 1));
+      } catch (const std::exception&) {
+        throw Error("bad seed in '" + model + "'");
+      }
+      name = name.substr(0, at);
+    }
+    ModelConfig c = synthetic_config(name);
+    auto tok = synthetic_tokenizer(c);
+    auto w = synthetic_weights(c, seed);
+    return std::make_unique<EngineImpl>(model, c, w, std::move(tok), opts);
+  }
+  const fs::path dir(model);
+  if (!fs::is_directory(dir)) throw Error(model + ": model folder not found");
+  if (!fs::exists(dir / "config.json")) throw Error(model + ": no config.json in the model folder");
+  ModelConfig c = load_config((dir / "config.json").string());
+  auto tok = load_tokenizer(model);
+  auto w = load_weights(model, c);
+  return std::make_unique<EngineImpl>(model, c, w, std::move(tok), opts);
+}
+
+}  // namespace crossrank

@@ -1,0 +1,48 @@
+#pragma once
+// Tokenizer interface: text -> token ids (no special tokens), id-for-id equal to
+// Hugging Face `tokenizers` for the same tokenizer files.
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace crossrank {
+
+// Ids of the special tokens a pair template needs.
+struct SpecialTokens {
+  int32_t cls = -1;  // <s> / [CLS]
+  int32_t sep = -1;  // </s> / [SEP]
+  int32_t pad = -1;  // <pad> / [PAD]
+  int32_t unk = -1;  // <unk> / [UNK]
+};
+
+class Tokenizer {
+ public:
+  virtual ~Tokenizer() = default;
+  // Token ids of `text` without special tokens (HF `add_special_tokens=False`).
+  // Throws crossrank::Error if `text` is not valid UTF-8.
+  virtual std::vector<int32_t> encode(std::string_view text) const = 0;
+  // Special token ids used by the pair template.
+  virtual const SpecialTokens& special() const = 0;
+  // Number of ids (size of the vocabulary including added tokens).
+  virtual int32_t vocab_size() const = 0;
+  // The token string of an id ("" if out of range); for debugging and tests.
+  virtual std::string id_to_token(int32_t id) const = 0;
+};
+
+// Loads the tokenizer of a Hugging Face model folder. Prefers tokenizer.json; falls back
+// to sentencepiece.bpe.model (XLM-R unigram) or vocab.txt (BERT WordPiece).
+// Throws Error naming the folder when no supported tokenizer file is found.
+std::unique_ptr<Tokenizer> load_tokenizer(const std::string& model_dir);
+
+// Individual loaders (throw Error naming the file on any parse problem).
+std::unique_ptr<Tokenizer> load_unigram_tokenizer_json(const std::string& path);
+std::unique_ptr<Tokenizer> load_unigram_sentencepiece(const std::string& path);
+std::unique_ptr<Tokenizer> load_wordpiece_tokenizer_json(const std::string& path);
+std::unique_ptr<Tokenizer> load_wordpiece_vocab_txt(const std::string& path, bool lowercase);
+
+// Validates UTF-8; throws Error("invalid UTF-8 in <what> at byte N") when malformed.
+void check_utf8(std::string_view text, const char* what);
+
+}  // namespace crossrank
