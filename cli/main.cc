@@ -53,6 +53,9 @@ int main(int argc, char** argv) {
   score->add_option("--batch-size", sa.score.batch_size, "pairs per forward pass (default 32)");
   score->add_option("--max-batch-tokens", sa.score.max_batch_tokens, "token cap per pass (0 = none)");
   score->add_flag("--normalize", sa.score.normalize, "sigmoid scores");
+  std::string s_long = "truncate";
+  score->add_option("--long-doc", s_long, "truncate | chunk (max over overlapping windows)");
+  score->add_option("--chunk-overlap", sa.score.chunk_overlap, "chunk mode: tokens shared by windows (64)");
   sf.add(score);
 
   auto* bench = app.add_subcommand("bench", "latency / throughput / memory per batch size");
@@ -71,6 +74,7 @@ int main(int argc, char** argv) {
     if (score->parsed()) {
       sa.engine = sf.get();
       sa.score.truncation = parse_truncation(s_trunc);
+      sa.score.long_doc = parse_long_doc(s_long);
       return run_score(sa);
     }
     if (bench->parsed()) return run_bench();

@@ -33,11 +33,18 @@ enum class Truncation { kFlagEmbedding, kLongestFirst };
 // optimised CPU backend. kReference is the naive fp32 oracle used by tests.
 enum class BackendKind { kAuto, kReference, kCpu, kCuda };
 
+// What to do with a passage longer than the pair budget.
+//  kTruncate: cut it (per Truncation); the default, as every peer does.
+//  kChunk:    split it into overlapping windows, score each against the query, and give
+//             the passage the max (Cohere's documented practice for long documents).
+enum class LongDoc { kTruncate, kChunk };
+
 // Parses "fp32|bf16|int8|fp16" / "auto|ref|cpu|cuda" / "flagembedding|longest_first";
 // throw Error on anything else.
 DType parse_dtype(std::string_view s);
 BackendKind parse_backend(std::string_view s);
 Truncation parse_truncation(std::string_view s);
+LongDoc parse_long_doc(std::string_view s);  // "truncate" | "chunk"
 const char* to_string(DType d);
 const char* to_string(BackendKind b);
 const char* to_string(Truncation t);
@@ -55,6 +62,9 @@ struct ScoreOptions {
   int batch_size = 32;         // pairs per forward pass (FlagEmbedding meaning)
   int max_batch_tokens = 0;    // extra cap on tokens per forward pass; 0: none
   bool normalize = false;      // sigmoid of the logit (computed in double)
+  LongDoc long_doc = LongDoc::kTruncate;
+  int chunk_overlap = 64;      // kChunk: tokens shared by neighbouring windows
+  int max_chunks = 256;        // kChunk: windows scored per passage (the rest is ignored)
 };
 
 struct Pair {

@@ -57,8 +57,12 @@ EncodedPair build_pair(const std::vector<int32_t>& q, const std::vector<int32_t>
   return e;
 }
 
-EncodedPair encode_pair(const Tokenizer& tok, const ModelConfig& config, std::string_view query,
-                        std::string_view document, int max_length, Truncation mode) {
+namespace {
+
+// Validates options and texts shared by both encoders; returns (q, d) token ids.
+std::pair<std::vector<int32_t>, std::vector<int32_t>> tokenize_pair(const Tokenizer& tok, const ModelConfig& config,
+                                                                    std::string_view query, std::string_view document,
+                                                                    int max_length) {
   const int specials = pair_special_tokens(config.arch);
   check(max_length >= specials + 2 && max_length <= config.max_length(),
         "max_length " + std::to_string(max_length) + " outside [" + std::to_string(specials + 2) + ", " +
@@ -67,8 +71,35 @@ EncodedPair encode_pair(const Tokenizer& tok, const ModelConfig& config, std::st
   check(!document.empty(), "document is empty");
   check_utf8(query, "query");
   check_utf8(document, "document");
-  std::vector<int32_t> q = tok.encode(query);
-  std::vector<int32_t> d = tok.encode(document);
+  return {tok.encode(query), tok.encode(document)};
+}
+
+}  // namespace
+
+std::vector<EncodedPair> encode_pair_chunks(const Tokenizer& tok, const ModelConfig& config, std::string_view query,
+                                            std::string_view document, int max_length, int overlap, int max_chunks) {
+  auto [q, d] = tokenize_pair(tok, config, query, document, max_length);
+  check(max_chunks > 0, "max_chunks must be > 0");
+  const size_t q_cap = static_cast<size_t>(max_length) * 3 / 4;
+  if (q.size() > q_cap) q.resize(q_cap);
+  const int window = max_length - pair_special_tokens(config.arch) - static_cast<int>(q.size());
+  check(window >= 1, "max_length too small for chunking");
+  check(overlap >= 0 && overlap < window, "chunk_overlap " + std::to_string(overlap) + " must be in [0, " +
+                                              std::to_string(window) + ") for this query and max_length");
+  std::vector<EncodedPair> out;
+  const size_t stride = static_cast<size_t>(window - overlap);
+  for (size_t start = 0;; start += stride) {
+    const size_t end = std::min(d.size(), start + window);
+    std::vector<int32_t> part(d.begin() + std::min(start, d.size()), d.begin() + end);
+    out.push_back(build_pair(q, part, config.arch, tok.special()));
+    if (end >= d.size() || static_cast<int>(out.size()) >= max_chunks) break;
+  }
+  return out;
+}
+
+EncodedPair encode_pair(const Tokenizer& tok, const ModelConfig& config, std::string_view query,
+                        std::string_view document, int max_length, Truncation mode) {
+  auto [q, d] = tokenize_pair(tok, config, query, document, max_length);
   truncate_pair(q, d, max_length, mode, config.arch);
   return build_pair(q, d, config.arch, tok.special());
 }

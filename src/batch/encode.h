@@ -31,4 +31,11 @@ EncodedPair build_pair(const std::vector<int32_t>& q, const std::vector<int32_t>
 EncodedPair encode_pair(const Tokenizer& tok, const ModelConfig& config, std::string_view query,
                         std::string_view document, int max_length, Truncation mode);
 
+// Long-document chunking: the query is cut to max_length*3/4 tokens, the passage split into
+// windows of (max_length - specials - |q|) tokens overlapping by `overlap` tokens (at most
+// max_chunks windows); one EncodedPair per window. A passage that fits gives one window,
+// identical to encode_pair with kFlagEmbedding truncation.
+std::vector<EncodedPair> encode_pair_chunks(const Tokenizer& tok, const ModelConfig& config, std::string_view query,
+                                            std::string_view document, int max_length, int overlap, int max_chunks);
+
 }  // namespace crossrank

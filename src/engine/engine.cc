@@ -36,6 +36,11 @@ BackendKind parse_backend(std::string_view s) {
   if (s == "cuda" || s == "gpu") return BackendKind::kCuda;
   throw Error("unknown backend '" + std::string(s) + "' (expected auto, ref, cpu or cuda)");
 }
+LongDoc parse_long_doc(std::string_view s) {
+  if (s == "truncate") return LongDoc::kTruncate;
+  if (s == "chunk") return LongDoc::kChunk;
+  throw Error("unknown long-doc mode '" + std::string(s) + "' (expected truncate or chunk)");
+}
 Truncation parse_truncation(std::string_view s) {
   if (s == "flagembedding") return Truncation::kFlagEmbedding;
   if (s == "longest_first") return Truncation::kLongestFirst;
@@ -135,14 +140,19 @@ class EngineImpl final : public Engine {
     check(opts.batch_size > 0, "batch_size must be > 0");
     check(opts.max_batch_tokens >= 0, "max_batch_tokens must be >= 0");
     const size_t n = pairs.size();
-    std::vector<EncodedPair> enc(n);
-    // Tokenize in parallel; the first error (lowest index) is reported.
+    // Tokenize in parallel (one or, with chunking, several sequences per pair); the first
+    // error (lowest index) is reported.
+    std::vector<std::vector<EncodedPair>> per_pair(n);
     std::vector<std::string> errors(n);
     std::atomic<bool> failed{false};
 #pragma omp parallel for schedule(dynamic, 16)
     for (size_t i = 0; i < n; ++i) {
       try {
-        enc[i] = encode(pairs[i].query, pairs[i].document, opts);
+        if (opts.long_doc == LongDoc::kChunk)
+          per_pair[i] = encode_pair_chunks(*tok_, config_, pairs[i].query, pairs[i].document, opts.max_length,
+                                           opts.chunk_overlap, opts.max_chunks);
+        else
+          per_pair[i].push_back(encode(pairs[i].query, pairs[i].document, opts));
       } catch (const std::exception& e) {
         errors[i] = e.what();
         failed = true;
@@ -151,22 +161,40 @@ class EngineImpl final : public Engine {
     if (failed)
       for (size_t i = 0; i < n; ++i)
         if (!errors[i].empty()) throw Error("pair " + std::to_string(i) + ": " + errors[i]);
+    std::vector<const EncodedPair*> seqs;
+    std::vector<size_t> owner;
+    for (size_t i = 0; i < n; ++i)
+      for (const auto& e : per_pair[i]) {
+        seqs.push_back(&e);
+        owner.push_back(i);
+      }
+    const std::vector<float> logits = forward_sorted(seqs, opts);
+    std::vector<double> out(n, -INFINITY);
+    for (size_t k = 0; k < seqs.size(); ++k) out[owner[k]] = std::max<double>(out[owner[k]], logits[k]);
+    if (opts.normalize)
+      for (double& z : out) z = 1.0 / (1.0 + std::exp(-z));
+    return out;
+  }
 
+  // Runs sequences longest first in batches of at most opts.batch_size sequences, within
+  // opts.max_batch_tokens and the memory budget; shrinks the batch (x3/4) on bad_alloc.
+  // Returns one logit per sequence, in the given order.
+  std::vector<float> forward_sorted(const std::vector<const EncodedPair*>& seqs, const ScoreOptions& opts) {
+    const size_t n = seqs.size();
     // Longest first (as FlagEmbedding): the first batch is the most memory-hungry, so a
-    // shrink happens up front, and equal-length neighbours waste no work.
+    // shrink happens up front, and equal-length neighbours share a batch.
     std::vector<size_t> order(n);
     std::iota(order.begin(), order.end(), 0);
     std::stable_sort(order.begin(), order.end(),
-                     [&](size_t a, size_t b) { return enc[a].ids.size() > enc[b].ids.size(); });
-    std::vector<double> out(n);
+                     [&](size_t a, size_t b) { return seqs[a]->ids.size() > seqs[b]->ids.size(); });
+    std::vector<float> out(n);
     size_t pos = 0;
     int batch_size = opts.batch_size;
     while (pos < n) {
-      // Take up to batch_size pairs, within the token cap and the memory budget.
       size_t take = 0, tokens = 0;
-      const int maxlen = static_cast<int>(enc[order[pos]].ids.size());
+      const int maxlen = static_cast<int>(seqs[order[pos]]->ids.size());
       while (pos + take < n && take < static_cast<size_t>(batch_size)) {
-        const size_t len = enc[order[pos + take]].ids.size();
+        const size_t len = seqs[order[pos + take]]->ids.size();
         if (take > 0 && opts.max_batch_tokens > 0 && tokens + len > static_cast<size_t>(opts.max_batch_tokens)) break;
         if (take > 0 && backend_->activation_bytes(tokens + len, maxlen, take + 1) > budget_) {
           if (!shrink_logged_.exchange(true))
@@ -179,7 +207,7 @@ class EngineImpl final : public Engine {
         ++take;
       }
       std::vector<const EncodedPair*> batch(take);
-      for (size_t i = 0; i < take; ++i) batch[i] = &enc[order[pos + i]];
+      for (size_t i = 0; i < take; ++i) batch[i] = seqs[order[pos + i]];
       std::vector<float> logits;
       try {
         logits = forward(batch);
@@ -190,10 +218,7 @@ class EngineImpl final : public Engine {
                  std::to_string(batch_size));
         continue;
       }
-      for (size_t i = 0; i < take; ++i) {
-        const double z = logits[i];
-        out[order[pos + i]] = opts.normalize ? 1.0 / (1.0 + std::exp(-z)) : z;
-      }
+      for (size_t i = 0; i < take; ++i) out[order[pos + i]] = logits[i];
       pos += take;
     }
     return out;

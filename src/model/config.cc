@@ -112,7 +112,7 @@ ModelConfig synthetic_config(const std::string& name) {
   if (name == "bge-reranker-v2-m3") xlmr(24, 1024, 16, 4096, 250002, 8194);
   else if (name == "bge-reranker-base") xlmr(12, 768, 12, 3072, 250002, 514);
   else if (name == "ms-marco-MiniLM-L-6-v2") bert(6, 384, 12, 1536, 30522, 512);
-  else if (name == "tiny-xlmr") xlmr(2, 32, 4, 64, 8000, 1026);
+  else if (name == "tiny-xlmr") xlmr(2, 32, 4, 64, 8002, 1026);
   else if (name == "tiny-bert") bert(2, 32, 4, 64, 30522, 512);
   else
     throw Error("unknown synthetic model '" + name +

@@ -33,9 +33,11 @@ class PrecompiledCharsmap {
   const std::string& blob() const { return blob_; }
 
  private:
+  std::string_view strings() const { return std::string_view(blob_).substr(strings_begin_); }
+
   std::string blob_;
   std::vector<uint32_t> units_;
-  std::string_view strings_;  // points into blob_
+  size_t strings_begin_ = 0;  // byte offset of the replacement strings inside blob_
   // Replacement of each ASCII byte as (offset into strings_, length); offset -1: no rule.
   int32_t ascii_off_[128];
   uint8_t ascii_len_[128];
