@@ -9,6 +9,7 @@
 #include <utf8proc.h>
 
 #include <algorithm>
+#include <array>
 #include <iterator>
 
 namespace crossrank::unicode {
@@ -75,6 +76,20 @@ constexpr Range kNewNonspacing[] = {
     {0x1E000, 0x1E006}, {0x1E008, 0x1E018}, {0x1E01B, 0x1E021}, {0x1E023, 0x1E024},
     {0x1E026, 0x1E02A}, {0x1E08F, 0x1E08F}, {0x1E130, 0x1E136}, {0x1E2AE, 0x1E2AE},
     {0x1E2EC, 0x1E2EF}, {0x1E4EC, 0x1E4EF}, {0x1E944, 0x1E94A}};
+
+// Code points with a nonzero canonical combining class in Unicode 15 that HF's
+// normalization tables (Unicode 9) do not know, so HF treats them as starters (ccc 0) and
+// never reorders across them.
+constexpr Range kNewCombining[] = {
+    {0x7FD, 0x7FD},     {0x898, 0x89F},     {0x8CA, 0x8D3},     {0x9FE, 0x9FE},
+    {0xC3C, 0xC3C},     {0xD3B, 0xD3C},     {0xEBA, 0xEBA},     {0x1715, 0x1715},
+    {0x1ABF, 0x1ACE},   {0x1DF6, 0x1DFA},   {0xA82C, 0xA82C},   {0x10D24, 0x10D27},
+    {0x10EAB, 0x10EAC}, {0x10EFD, 0x10EFF}, {0x10F46, 0x10F50}, {0x10F82, 0x10F85},
+    {0x11070, 0x11070}, {0x1133B, 0x1133B}, {0x1145E, 0x1145E}, {0x11839, 0x1183A},
+    {0x1193D, 0x1193E}, {0x11943, 0x11943}, {0x119E0, 0x119E0}, {0x11A34, 0x11A34},
+    {0x11A47, 0x11A47}, {0x11A99, 0x11A99}, {0x11D42, 0x11D42}, {0x11D44, 0x11D45},
+    {0x11D97, 0x11D97}, {0x11F41, 0x11F42}, {0x16FF0, 0x16FF1}, {0x1E08F, 0x1E08F},
+    {0x1E130, 0x1E136}, {0x1E2AE, 0x1E2AE}, {0x1E2EC, 0x1E2EF}, {0x1E4EC, 0x1E4EF}};
 
 // Lowercase mappings Rust's std has (Unicode 16/17) that utf8proc's Unicode 15 lacks.
 struct LowerMap {
@@ -175,24 +190,36 @@ int rust_to_lowercase(char32_t cp, char32_t out[2]) {
 }
 
 int combining_class(char32_t cp) {
-  return utf8proc_get_property(static_cast<utf8proc_int32_t>(cp))->combining_class;
+  if (cp < 0x300) return 0;
+  const int ccc = utf8proc_get_property(static_cast<utf8proc_int32_t>(cp))->combining_class;
+  return (ccc != 0 && in_ranges(kNewCombining, cp)) ? 0 : ccc;
 }
 
-void append_canonical_decomposition(char32_t cp, std::u32string& out) {
+namespace {
+
+// Canonical decomposition of cp into buf (room for 8); returns the length (1 when none).
+int canonical_decomposition(char32_t cp, utf8proc_int32_t buf[8]) {
   // U+11938 DIVES AKURU VOWEL SIGN O decomposes since Unicode 13; HF's tables are older.
   if (cp < 0xC0 || cp == 0x11938) {
-    out.push_back(cp);
-    return;
+    buf[0] = static_cast<utf8proc_int32_t>(cp);
+    return 1;
   }
-  utf8proc_int32_t buf[8];
   int boundclass = UTF8PROC_BOUNDCLASS_START;
   const utf8proc_ssize_t n = utf8proc_decompose_char(static_cast<utf8proc_int32_t>(cp), buf, 8,
                                                      UTF8PROC_DECOMPOSE, &boundclass);
   if (n <= 0 || n > 8) {  // cannot happen for canonical decompositions (max 4)
-    out.push_back(cp);
-    return;
+    buf[0] = static_cast<utf8proc_int32_t>(cp);
+    return 1;
   }
-  for (utf8proc_ssize_t k = 0; k < n; ++k) out.push_back(static_cast<char32_t>(buf[k]));
+  return static_cast<int>(n);
+}
+
+}  // namespace
+
+void append_canonical_decomposition(char32_t cp, std::u32string& out) {
+  utf8proc_int32_t buf[8];
+  const int n = canonical_decomposition(cp, buf);
+  for (int k = 0; k < n; ++k) out.push_back(static_cast<char32_t>(buf[k]));
 }
 
 void canonical_order(std::u32string& s, std::size_t from) {
@@ -212,6 +239,35 @@ void canonical_order(std::u32string& s, std::size_t from) {
     }
     i = j;
   }
+}
+
+namespace {
+
+uint8_t compute_flags(char32_t cp) {
+  uint8_t f = 0;
+  if (hf_is_other(cp)) f |= kHfOther;
+  if (is_white_space(cp)) f |= kHfWhiteSpace;
+  const bool ascii_punct = (cp >= 0x21 && cp <= 0x2F) || (cp >= 0x3A && cp <= 0x40) ||
+                           (cp >= 0x5B && cp <= 0x60) || (cp >= 0x7B && cp <= 0x7E);
+  if (ascii_punct || hf_is_punctuation(cp)) f |= kHfPunctuation;
+  if (hf_is_mark_nonspacing(cp)) f |= kHfNonspacing;
+  utf8proc_int32_t d[8];
+  if (canonical_decomposition(cp, d) != 1 || static_cast<char32_t>(d[0]) != cp) f |= kHfDecomposes;
+  if (combining_class(cp) != 0) f |= kHfNonStarter;
+  char32_t low[2];
+  if (rust_to_lowercase(cp, low) != 1 || low[0] != cp) f |= kHfLowerChanges;
+  return f;
+}
+
+}  // namespace
+
+uint8_t hf_flags(char32_t cp) {
+  static const std::array<uint8_t, 0x10000> table = [] {
+    std::array<uint8_t, 0x10000> t{};
+    for (char32_t c = 0; c < 0x10000; ++c) t[c] = (c >= 0xD800 && c <= 0xDFFF) ? 0 : compute_flags(c);
+    return t;
+  }();
+  return cp < 0x10000 ? table[cp] : compute_flags(cp);
 }
 
 }  // namespace crossrank::unicode

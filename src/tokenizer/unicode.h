@@ -3,7 +3,7 @@
 //
 // Hugging Face `tokenizers` does not use one Unicode version throughout: the category
 // predicates come from the `unicode_categories` crate (Unicode 8.0 tables), NFD from
-// `unicode-normalization-alignments` (pre-13.0 tables), lowercase and White_Space from
+// `unicode-normalization-alignments` (Unicode 9 tables), lowercase and White_Space from
 // Rust's std (Unicode 16/17). The `hf_*` / `rust_*` functions below reproduce exactly
 // what tokenizers 0.23.3 does, for every code point (verified exhaustively by
 // tests/tokenizer_wordpiece_test.cc against hashes recorded from the Python package);
@@ -73,7 +73,22 @@ bool is_word_char(char32_t cp);
 // Writes 1 or 2 code points to out[] and returns how many.
 int rust_to_lowercase(char32_t cp, char32_t out[2]);
 
-// Canonical combining class (utf8proc, Unicode 15).
+// Bit flags summarising the predicates above for one code point (see hf_flags).
+enum HfFlag : uint8_t {
+  kHfOther = 1,           // hf_is_other
+  kHfWhiteSpace = 2,      // is_white_space
+  kHfPunctuation = 4,     // hf_is_punctuation or ASCII punctuation (BERT's notion)
+  kHfNonspacing = 8,      // hf_is_mark_nonspacing
+  kHfDecomposes = 16,     // append_canonical_decomposition changes it
+  kHfNonStarter = 32,     // combining_class != 0
+  kHfLowerChanges = 64,   // rust_to_lowercase changes it
+};
+
+// All HfFlag bits of `cp`; a table lookup below U+10000 (built once, thread-safe).
+uint8_t hf_flags(char32_t cp);
+
+// Canonical combining class as HF's NFD tables have it (utf8proc's Unicode 15 value, but 0
+// for the marks added after Unicode 9).
 int combining_class(char32_t cp);
 
 // Appends the full canonical decomposition of `cp` (as HF's NFD tables have it; no

@@ -11,8 +11,8 @@
 
 #include <algorithm>
 #include <array>
+#include <cstring>
 #include <fstream>
-#include <iterator>
 #include <limits>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -73,9 +73,12 @@ void for_each_bert_piece(std::string_view s, F&& f) {
       cls = kAsciiClass[b];
     } else {
       const char32_t c = next_code_point(s, i);
-      cls = unicode::is_white_space(c) ? kSpace
-            : unicode::hf_is_punctuation(c) ? kPunct
-                                            : kWord;
+      if (c < 0x10000) {
+        const uint8_t f = unicode::hf_flags(c);
+        cls = (f & unicode::kHfWhiteSpace) ? kSpace : (f & unicode::kHfPunctuation) ? kPunct : kWord;
+      } else {  // no supplementary code point is White_Space
+        cls = unicode::hf_is_punctuation(c) ? kPunct : kWord;
+      }
     }
     if (cls == kWord) continue;
     if (at > start) f(s.substr(start, at - start));
@@ -189,6 +192,90 @@ std::size_t leading_space_bytes(std::string_view s) {
   return i;
 }
 
+// Flat open-addressing hash table from byte strings to ids; keys live in one arena, so a
+// lookup by string_view allocates nothing and touches one or two cache lines.
+class VocabIndex {
+ public:
+  // Builds the index; a later duplicate key overwrites the earlier id.
+  void build(const std::vector<std::pair<std::string_view, int32_t>>& entries) {
+    std::size_t cap = 16;
+    while (cap < entries.size() * 2) cap <<= 1;
+    slots_.assign(cap, Slot{});
+    mask_ = cap - 1;
+    std::size_t bytes = 0;
+    for (const auto& e : entries) bytes += e.first.size();
+    arena_.clear();
+    arena_.reserve(bytes);
+    for (const auto& [key, id] : entries) {
+      const uint64_t h = hash(key);
+      std::size_t i = h & mask_;
+      while (slots_[i].id >= 0 && !equal(slots_[i], h, key)) i = (i + 1) & mask_;
+      Slot& slot = slots_[i];
+      if (slot.id < 0) {
+        slot.hash = static_cast<uint32_t>(h >> 32);
+        slot.len = static_cast<uint32_t>(key.size());
+        slot.offset = static_cast<uint32_t>(arena_.size());
+        arena_.append(key);
+        max_len_ = std::max(max_len_, key.size());
+      }
+      slot.id = id;
+    }
+  }
+
+  // Id of `key`, or -1.
+  int32_t find(std::string_view key) const {
+    if (key.size() > max_len_) return -1;
+    const uint64_t h = hash(key);
+    for (std::size_t i = h & mask_;; i = (i + 1) & mask_) {
+      const Slot& slot = slots_[i];
+      if (slot.id < 0) return -1;
+      if (equal(slot, h, key)) return slot.id;
+    }
+  }
+
+  // Longest key in bytes.
+  std::size_t max_len() const { return max_len_; }
+
+ private:
+  struct Slot {
+    uint32_t hash = 0;  // high half of the 64-bit hash
+    uint32_t len = 0;
+    uint32_t offset = 0;
+    int32_t id = -1;  // -1: empty
+  };
+
+  static uint64_t mix(uint64_t h) {
+    h ^= h >> 32;
+    h *= 0xd6e8feb86659fd93ull;
+    h ^= h >> 32;
+    return h;
+  }
+  static uint64_t hash(std::string_view s) {
+    uint64_t h = 0x9e3779b97f4a7c15ull ^ (s.size() * 0xff51afd7ed558ccdull);
+    const char* p = s.data();
+    std::size_t n = s.size();
+    while (n >= 8) {
+      uint64_t v;
+      std::memcpy(&v, p, 8);
+      h = mix(h ^ v) * 0xbf58476d1ce4e5b9ull;
+      p += 8;
+      n -= 8;
+    }
+    uint64_t v = 0;
+    std::memcpy(&v, p, n);
+    return mix(h ^ v);
+  }
+  bool equal(const Slot& slot, uint64_t h, std::string_view key) const {
+    return slot.hash == static_cast<uint32_t>(h >> 32) && slot.len == key.size() &&
+           std::memcmp(arena_.data() + slot.offset, key.data(), key.size()) == 0;
+  }
+
+  std::vector<Slot> slots_;
+  std::size_t mask_ = 0;
+  std::string arena_;
+  std::size_t max_len_ = 0;
+};
+
 class WordPieceTokenizer final : public Tokenizer {
  public:
   WordPieceTokenizer(WordPieceConfig cfg, const std::string& what);
@@ -198,7 +285,7 @@ class WordPieceTokenizer final : public Tokenizer {
   int32_t vocab_size() const override { return vocab_size_; }
   std::string id_to_token(int32_t id) const override {
     auto it = id_to_token_.find(id);
-    return it == id_to_token_.end() ? std::string() : std::string(it->second);
+    return it == id_to_token_.end() ? std::string() : it->second;
   }
 
  private:
@@ -217,12 +304,10 @@ class WordPieceTokenizer final : public Tokenizer {
   void encode_word(std::string_view word, std::vector<int32_t>& ids) const;
   int32_t token_to_id(std::string_view token) const;
 
-  std::unordered_map<std::string, int32_t> owned_;  // node-based: keys never move
-  std::unordered_map<std::string_view, int32_t> whole_;  // vocab, keyed by token
-  std::unordered_map<std::string_view, int32_t> cont_;   // tokens starting with the prefix,
-                                                         // keyed by the rest
-  std::size_t max_whole_bytes_ = 0, max_cont_bytes_ = 0;
-  std::unordered_map<int32_t, std::string_view> id_to_token_;
+  std::unordered_map<std::string, int32_t> owned_;  // the model vocab (token -> id)
+  VocabIndex whole_;  // every token
+  VocabIndex cont_;   // tokens starting with the continuing-subword prefix, keyed by the rest
+  std::unordered_map<int32_t, std::string> id_to_token_;
   std::size_t max_input_chars_per_word_ = 100;
   int32_t unk_id_ = -1;
   std::optional<BertNormalizerOptions> normalizer_;
@@ -239,21 +324,21 @@ WordPieceTokenizer::WordPieceTokenizer(WordPieceConfig cfg, const std::string& w
     check(id >= 0, what + ": negative id for token '" + tok + "'");
     owned_[std::move(tok)] = id;  // a later duplicate wins, as in HF
   }
+  check(owned_.size() < (std::size_t{1} << 30), what + ": vocabulary too large");
   const std::string& prefix = cfg.continuing_subword_prefix;
+  std::vector<std::pair<std::string_view, int32_t>> whole, cont;
+  whole.reserve(owned_.size());
   for (const auto& [tok, id] : owned_) {
     const std::string_view v(tok);
-    whole_.emplace(v, id);
-    max_whole_bytes_ = std::max(max_whole_bytes_, v.size());
-    if (v.size() >= prefix.size() && v.compare(0, prefix.size(), prefix) == 0) {
-      const std::string_view rest = v.substr(prefix.size());
-      cont_.emplace(rest, id);
-      max_cont_bytes_ = std::max(max_cont_bytes_, rest.size());
-    }
-    id_to_token_[id] = v;
+    whole.emplace_back(v, id);
+    if (v.size() >= prefix.size() && v.compare(0, prefix.size(), prefix) == 0)
+      cont.emplace_back(v.substr(prefix.size()), id);
+    id_to_token_[id] = tok;
   }
-  auto unk = whole_.find(cfg.unk_token);
-  check(unk != whole_.end(), what + ": unk_token '" + cfg.unk_token + "' is not in the vocabulary");
-  unk_id_ = unk->second;
+  whole_.build(whole);
+  cont_.build(cont);
+  unk_id_ = whole_.find(cfg.unk_token);
+  check(unk_id_ >= 0, what + ": unk_token '" + cfg.unk_token + "' is not in the vocabulary");
   max_input_chars_per_word_ = static_cast<std::size_t>(std::max(cfg.max_input_chars_per_word, 0));
   normalizer_ = cfg.normalizer;
   bert_pre_tokenizer_ = cfg.bert_pre_tokenizer;
@@ -269,9 +354,8 @@ WordPieceTokenizer::WordPieceTokenizer(WordPieceConfig cfg, const std::string& w
       added_[prev->second].spec = std::move(t);  // same content: properties updated
       continue;
     }
-    int32_t id;
-    if (auto it = whole_.find(t.content); it != whole_.end()) id = it->second;
-    else id = next_id++;
+    int32_t id = whole_.find(t.content);
+    if (id < 0) id = next_id++;
     by_content.emplace(t.content, added_.size());
     added_.push_back({std::move(t), id});
   }
@@ -279,7 +363,7 @@ WordPieceTokenizer::WordPieceTokenizer(WordPieceConfig cfg, const std::string& w
   for (const auto& [tok, id] : owned_) max_id = std::max(max_id, id);
   for (std::size_t k = 0; k < added_.size(); ++k) {
     const Added& a = added_[k];
-    if (whole_.count(a.spec.content)) ++overlapping;
+    if (whole_.find(a.spec.content) >= 0) ++overlapping;
     max_id = std::max(max_id, a.id);
     const auto idx = static_cast<int32_t>(k);
     if (a.spec.normalized && normalizer_) {
@@ -307,8 +391,7 @@ WordPieceTokenizer::WordPieceTokenizer(WordPieceConfig cfg, const std::string& w
 int32_t WordPieceTokenizer::token_to_id(std::string_view token) const {
   for (const Added& a : added_)
     if (a.spec.content == token) return a.id;
-  auto it = whole_.find(token);
-  return it == whole_.end() ? -1 : it->second;
+  return whole_.find(token);
 }
 
 template <class F>
@@ -379,8 +462,8 @@ void WordPieceTokenizer::encode_word(std::string_view word, std::vector<int32_t>
   const std::size_t n = word.size();
   std::size_t start = 0;
   while (start < n) {
-    const auto& map = start == 0 ? whole_ : cont_;
-    const std::size_t max_bytes = start == 0 ? max_whole_bytes_ : max_cont_bytes_;
+    const VocabIndex& map = start == 0 ? whole_ : cont_;
+    const std::size_t max_bytes = map.max_len();
     // No vocab entry is longer than max_bytes, so longer candidates cannot match: start
     // the search at the last code point boundary within reach.
     std::size_t end = n;
@@ -390,11 +473,8 @@ void WordPieceTokenizer::encode_word(std::string_view word, std::vector<int32_t>
     }
     int32_t found = -1;
     while (end > start) {
-      auto it = map.find(word.substr(start, end - start));
-      if (it != map.end()) {
-        found = it->second;
-        break;
-      }
+      found = map.find(word.substr(start, end - start));
+      if (found >= 0) break;
       --end;
       while (end > start && unicode::is_continuation_byte(word[end])) --end;
     }
@@ -441,7 +521,7 @@ WordPieceConfig parse_tokenizer_json(const nlohmann::json& j, const std::string&
   for (auto it = vocab->begin(); it != vocab->end(); ++it) {
     const auto& v = it.value();
     check(v.is_number_integer() && v.get<int64_t>() >= 0 &&
-              v.get<int64_t>() <= std::numeric_limits<int32_t>::max(),
+              v.get<int64_t>() < std::numeric_limits<int32_t>::max() / 2,
           path + ": model.vocab['" + it.key() + "'] is not a valid id");
     cfg.vocab.emplace_back(it.key(), static_cast<int32_t>(v.get<int64_t>()));
   }
@@ -551,34 +631,60 @@ void bert_normalize(std::string_view text, const BertNormalizerOptions& o, std::
     }
   };
 
+  // Code points with none of these flags pass every stage unchanged.
+  const uint8_t interesting = (o.clean_text ? unicode::kHfOther | unicode::kHfWhiteSpace : 0) |
+                              (strip ? unicode::kHfNonspacing | unicode::kHfDecomposes |
+                                           unicode::kHfNonStarter
+                                     : 0) |
+                              (o.lowercase ? unicode::kHfLowerChanges : 0);
   const std::size_t n = text.size();
   std::size_t i = 0;
   while (i < n) {
-    const auto b = static_cast<unsigned char>(text[i]);
-    if (b < 0x80) {  // ASCII: a starter without decomposition or nonspacing mark
-      ++i;
+    if (static_cast<unsigned char>(text[i]) < 0x80) {
+      // A run of ASCII: starters without decomposition or nonspacing marks.
       flush_marks();
-      char c = static_cast<char>(b);
-      if (o.clean_text) {
-        if (b == '\t' || b == '\n' || b == '\r') c = ' ';
-        else if (b < 0x20 || b == 0x7F) continue;  // NUL and Cc
+      std::size_t j = i;
+      while (j < n && static_cast<unsigned char>(text[j]) < 0x80) ++j;
+      const std::size_t base = out.size();
+      out.resize(base + (j - i));
+      char* dst = out.data() + base;
+      for (; i < j; ++i) {
+        char c = text[i];
+        const auto b = static_cast<unsigned char>(c);
+        if (o.clean_text && b < 0x20) {
+          if (b == '\t' || b == '\n' || b == '\r') c = ' ';
+          else continue;  // NUL and other Cc
+        } else if (o.clean_text && b == 0x7F) {
+          continue;
+        }
+        if (o.lowercase && c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+        *dst++ = c;
       }
-      if (o.lowercase && c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
-      out.push_back(c);
+      out.resize(static_cast<std::size_t>(dst - out.data()));
       continue;
     }
+    const std::size_t at = i;
     char32_t c = next_code_point(text, i);
+    if (o.handle_chinese_chars && is_chinese_char(c)) {
+      // CJK ideographs: Lo starters, never removed or lowercased; only the compatibility
+      // ideographs (U+F900.., U+2F800..) decompose.
+      flush_marks();
+      out.push_back(' ');
+      if (strip && ((c >= 0xF900 && c <= 0xFAFF) || c >= 0x2F800)) emit_nfd(c);
+      else out.append(text.substr(at, i - at));
+      out.push_back(' ');
+      continue;
+    }
+    if ((unicode::hf_flags(c) & interesting) == 0 && !(o.clean_text && c == 0xFFFD)) {
+      flush_marks();
+      out.append(text.substr(at, i - at));
+      continue;
+    }
     if (o.clean_text) {
       if (c == 0xFFFD || bert_is_control(c)) continue;
       if (bert_is_whitespace(c)) c = ' ';
     }
-    if (o.handle_chinese_chars && is_chinese_char(c)) {
-      emit_nfd(' ');
-      emit_nfd(c);
-      emit_nfd(' ');
-    } else {
-      emit_nfd(c);
-    }
+    emit_nfd(c);  // (CJK ideographs were handled above; ' ' is not one)
   }
   flush_marks();
 }
