@@ -166,6 +166,7 @@ def main():
         print(f"charsmap: trained nmt_nfkc charsmap ({len(trained)} bytes) DIFFERS from the real XLM-R "
               f"one ({len(real)} bytes); substituted the real one into the .model and tokenizer.json")
         proto.normalizer_spec.precompiled_charsmap = real
+    proto.trainer_spec.model_prefix = "spm"  # was the random temp dir: keep the file reproducible
     # XLM-R's released spm model uses the same normalizer flags.
     proto.normalizer_spec.name = "nmt_nfkc"
     proto.normalizer_spec.add_dummy_prefix = True

@@ -16,6 +16,28 @@ inline uint32_t unit_value(uint32_t u) { return u & ((1u << 31) - 1); }
 inline uint32_t unit_label(uint32_t u) { return u & ((1u << 31) | 0xFFu); }
 inline size_t unit_offset(uint32_t u) { return static_cast<size_t>(u >> 10) << ((u & (1u << 9)) >> 6); }
 
+// Code points that extend a grapheme cluster (Grapheme_Cluster_Break Extend/SpacingMark) in
+// the Unicode 17 data of HF tokenizers' `unicode-segmentation` but are unassigned in
+// utf8proc 2.8 (Unicode 15.0). Found exhaustively by comparing, for every code point X,
+// HF's Precompiled("A" + X) under a case-folding charsmap with utf8proc's break('A', X)
+// (no differences in the other direction); see scripts/make_unigram_parity.py "cluster".
+// They are given to utf8proc as U+0300 (an Extend character), which yields the same
+// boundaries wherever the difference can change the normalizer's output.
+constexpr char32_t kNewExtend[][2] = {
+    {0x0897, 0x0897},   {0x1ACF, 0x1ADD},   {0x1AE0, 0x1AEB},   {0x10D69, 0x10D6D}, {0x10EFA, 0x10EFC},
+    {0x113B8, 0x113C0}, {0x113C2, 0x113C2}, {0x113C5, 0x113C5}, {0x113C7, 0x113CA}, {0x113CC, 0x113D0},
+    {0x113D2, 0x113D2}, {0x113E1, 0x113E2}, {0x11B60, 0x11B67}, {0x11F5A, 0x11F5A}, {0x1611E, 0x1612F},
+    {0x1E5EE, 0x1E5EF}, {0x1E6E3, 0x1E6E3}, {0x1E6E6, 0x1E6E6}, {0x1E6EE, 0x1E6EF}, {0x1E6F5, 0x1E6F5},
+};
+
+inline utf8proc_int32_t grapheme_class_proxy(char32_t c) {
+  if ((c >= 0x0897 && c <= 0x1AEB) || (c >= 0x10D69 && c <= 0x1E6F5)) {
+    for (const auto& r : kNewExtend)
+      if (c >= r[0] && c <= r[1]) return 0x0300;
+  }
+  return static_cast<utf8proc_int32_t>(c);
+}
+
 }  // namespace
 
 PrecompiledCharsmap::PrecompiledCharsmap(std::string_view blob, const std::string& what) : blob_(blob) {
@@ -94,8 +116,7 @@ void PrecompiledCharsmap::normalize(std::string_view in, std::string& out) const
         brk = !(cp == '\r' && next == '\n');
         state = 0;  // neither code point can carry GB11/GB12 state
       } else {
-        brk = utf8proc_grapheme_break_stateful(static_cast<utf8proc_int32_t>(cp),
-                                               static_cast<utf8proc_int32_t>(next), &state);
+        brk = utf8proc_grapheme_break_stateful(grapheme_class_proxy(cp), grapheme_class_proxy(next), &state);
       }
       if (brk) break;
       cp = next;
