@@ -72,7 +72,12 @@ TEST_P(FolderParity, MatchesTransformers) {
   double max_diff = 0;
   for (size_t i = 0; i < cases.size(); ++i) {
     const auto& c = cases[i];
-    if (c.has_text) {
+    if (c.has_text && (c.query.empty() || c.document.empty())) {
+      // HF encodes an empty side; crossrank rejects it as bad input, by design.
+      ScoreOptions so;
+      so.max_length = c.max_length;
+      EXPECT_THROW(engine->encode(c.query, c.document, so), Error);
+    } else if (c.has_text) {
       ++text_cases;
       ScoreOptions so;
       so.max_length = c.max_length;
@@ -87,7 +92,7 @@ TEST_P(FolderParity, MatchesTransformers) {
     const EncodedPair* p = &c.enc;
     const float got = engine->forward(std::span<const EncodedPair* const>(&p, 1))[0];
     max_diff = std::max(max_diff, std::abs(got - c.logit));
-    EXPECT_NEAR(got, c.logit, 1e-4) << "case " << i << " length " << c.enc.ids.size();
+    EXPECT_NEAR(got, c.logit, 2e-5) << "case " << i << " length " << c.enc.ids.size();
   }
   EXPECT_EQ(id_mismatch, 0);
   EXPECT_GT(text_cases, 0);
@@ -113,7 +118,7 @@ TEST(EngineBatching, BatchEqualsSingleAndPermutationInvariant) {
   auto cases = read_golden_jsonl(dir + "/golden.jsonl");
   std::vector<Pair> pairs;
   for (const auto& c : cases)
-    if (c.has_text && c.max_length == 512 && c.truncation == Truncation::kFlagEmbedding)
+    if (c.has_text && !c.query.empty() && !c.document.empty() && c.max_length == 512 && c.truncation == Truncation::kFlagEmbedding)
       pairs.push_back({c.query, c.document});
   ASSERT_GE(pairs.size(), 8u);
   ScoreOptions one;

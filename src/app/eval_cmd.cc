@@ -1,13 +1,291 @@
-// Placeholder: 'crossrank eval' is being built (see the open issues).
+// `crossrank eval`: ranking quality (NDCG@10, MRR@10, MAP) of a model on a labelled set
+// from shared/data, its throughput, and optionally how far another dtype's rankings move.
+#include <unistd.h>
+
 #include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
 
 #include "app/commands.h"
+#include "app/eval_data.h"
+#include "app/eval_metrics.h"
 #include "util/error.h"
 
 namespace crossrank {
 
+namespace {
+
+using namespace eval;
+using Clock = std::chrono::steady_clock;
+
+struct EvalOptions {
+  std::string model, dataset, shared_dir;
+  EvalDataOptions data;
+  std::string dtype = "fp32", compare, backend = "auto", truncation = "flagembedding", long_doc = "truncate";
+  std::string format = "md", output;
+  int threads = 0;
+  int max_length = 512;
+  int batch_size = 32;
+};
+
+// One engine's pass over the dataset.
+struct Run {
+  std::string dtype, backend;
+  std::vector<std::vector<double>> scores;  // per list
+  double ndcg10 = 0, mrr10 = 0, map = 0;
+  double load_s = 0, score_s = 0, pairs_per_s = 0;
+};
+
+// Score every list with a fresh engine, in chunks of lists (a progress line on a terminal).
+Run run_engine(const EvalOptions& o, const EvalDataset& ds, DType dtype, const ScoreOptions& so) {
+  Run r;
+  EngineOptions eo;
+  eo.dtype = dtype;
+  eo.backend = parse_backend(o.backend);
+  eo.threads = o.threads;
+  const auto t0 = Clock::now();
+  auto engine = Engine::open(o.model, eo);
+  r.load_s = std::chrono::duration<double>(Clock::now() - t0).count();
+  r.dtype = to_string(engine->dtype());
+  r.backend = to_string(engine->backend());
+  const bool tty = isatty(2) != 0;
+  const std::size_t total = ds.pairs(), chunk_pairs = std::max<std::size_t>(1024, 8u * so.batch_size);
+  std::size_t done = 0;
+  r.scores.resize(ds.lists.size());
+  for (std::size_t li = 0; li < ds.lists.size();) {
+    std::vector<Pair> pairs;
+    const std::size_t first = li;
+    while (li < ds.lists.size() && (pairs.empty() || pairs.size() + ds.lists[li].docs.size() <= chunk_pairs)) {
+      for (const auto& d : ds.lists[li].docs) pairs.push_back({ds.lists[li].query, d});
+      ++li;
+    }
+    const auto ts = Clock::now();
+    const std::vector<double> s = engine->score(pairs, so);
+    r.score_s += std::chrono::duration<double>(Clock::now() - ts).count();
+    std::size_t k = 0;
+    for (std::size_t l = first; l < li; ++l) {
+      r.scores[l].assign(s.begin() + k, s.begin() + k + ds.lists[l].docs.size());
+      k += ds.lists[l].docs.size();
+    }
+    done += pairs.size();
+    if (tty && li < ds.lists.size())
+      std::fprintf(stderr, "\r\033[Kcrossrank eval: %s %zu/%zu pairs, %.0f pairs/s", r.dtype.c_str(), done, total,
+                   done / std::max(r.score_s, 1e-9));
+  }
+  if (tty) std::fprintf(stderr, "\r\033[K");
+  r.pairs_per_s = total / std::max(r.score_s, 1e-9);
+  for (std::size_t l = 0; l < ds.lists.size(); ++l) {
+    const auto& L = ds.lists[l];
+    r.ndcg10 += ndcg_at_k(r.scores[l], L.labels, 10);
+    r.mrr10 += mrr_at_k(r.scores[l], L.labels, 10, ds.relevant_threshold);
+    r.map += average_precision(r.scores[l], L.labels, ds.relevant_threshold);
+  }
+  const double n = static_cast<double>(std::max<std::size_t>(ds.lists.size(), 1));
+  r.ndcg10 /= n;
+  r.mrr10 /= n;
+  r.map /= n;
+  return r;
+}
+
+// How far `b`'s rankings move from `a`'s.
+struct Agreement {
+  double ndcg10 = 0;  // mean NDCG@10 of b's ranking with a's scores (shifted to >= 0) as gains
+  double spearman = 0, kendall = 0;  // means over lists (lists of one candidate skipped)
+  double top1 = 0;                   // share of lists whose top candidate is the same
+  double max_abs_delta = 0, mean_abs_delta = 0;
+};
+
+Agreement agreement(const Run& a, const Run& b) {
+  Agreement g;
+  std::size_t lists = 0, corr_lists = 0, pairs = 0;
+  for (std::size_t l = 0; l < a.scores.size(); ++l) {
+    const auto& sa = a.scores[l];
+    const auto& sb = b.scores[l];
+    if (sa.empty()) continue;
+    ++lists;
+    const double lo = *std::min_element(sa.begin(), sa.end());
+    std::vector<double> gains(sa.size());
+    for (std::size_t i = 0; i < sa.size(); ++i) gains[i] = sa[i] - lo;
+    // All-equal reference scores give no ranking to preserve: count as perfect.
+    g.ndcg10 += lo == *std::max_element(sa.begin(), sa.end()) ? 1.0 : ndcg_at_k(sb, gains, 10);
+    g.top1 += rank_order(sa)[0] == rank_order(sb)[0];
+    if (sa.size() >= 2) {
+      g.spearman += spearman(sa, sb);
+      g.kendall += kendall_tau_b(sa, sb);
+      ++corr_lists;
+    }
+    for (std::size_t i = 0; i < sa.size(); ++i) {
+      const double d = std::fabs(sa[i] - sb[i]);
+      g.max_abs_delta = std::max(g.max_abs_delta, d);
+      g.mean_abs_delta += d;
+      ++pairs;
+    }
+  }
+  g.ndcg10 /= std::max<std::size_t>(lists, 1);
+  g.top1 /= std::max<std::size_t>(lists, 1);
+  g.spearman /= std::max<std::size_t>(corr_lists, 1);
+  g.kendall /= std::max<std::size_t>(corr_lists, 1);
+  g.mean_abs_delta /= std::max<std::size_t>(pairs, 1);
+  return g;
+}
+
+std::string f4(double x) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.4f", x);
+  return buf;
+}
+std::string f1(double x) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.1f", x);
+  return buf;
+}
+std::string g3(double x) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.3g", x);
+  return buf;
+}
+
+int run_eval(EvalOptions& o) {
+  check(o.format == "md" || o.format == "json", "bad --format '" + o.format + "' (expected md or json)");
+  check(o.threads >= 0, "--threads must be >= 0");
+  check(o.data.min_candidates >= 0, "--min-candidates must be >= 0");
+  ScoreOptions so;
+  so.max_length = o.max_length;
+  so.batch_size = o.batch_size;
+  so.truncation = parse_truncation(o.truncation);
+  so.long_doc = parse_long_doc(o.long_doc);
+  const DType dtype = parse_dtype(o.dtype);
+  const bool comparing = !o.compare.empty();
+  const DType cmp_dtype = comparing ? parse_dtype(o.compare) : DType::kFp32;
+  const std::string shared = o.shared_dir.empty() ? default_shared_dir() : o.shared_dir;
+
+  const auto tl = Clock::now();
+  const EvalDataset ds = load_dataset(o.dataset, shared, o.data);
+  const double data_s = std::chrono::duration<double>(Clock::now() - tl).count();
+  check(!ds.lists.empty(), o.dataset + ": no query has a relevant candidate within --top " + std::to_string(o.data.top));
+  std::size_t padded = 0;
+  for (const auto& l : ds.lists) padded += l.padded;
+
+  std::vector<Run> runs;
+  runs.push_back(run_engine(o, ds, dtype, so));
+  if (comparing) runs.push_back(run_engine(o, ds, cmp_dtype, so));
+  Agreement agree;
+  if (comparing) agree = agreement(runs[0], runs[1]);
+
+  const char* ld = so.long_doc == LongDoc::kChunk ? "chunk" : "truncate";
+  std::string text;
+  if (o.format == "json") {
+    nlohmann::json j;
+    j["dataset"] = ds.name;
+    j["model"] = o.model;
+    j["candidates"] = ds.candidates;
+    j["queries"] = ds.lists.size();
+    j["pairs"] = ds.pairs();
+    j["dropped_queries"] = ds.dropped;
+    j["padded_pairs"] = padded;
+    j["relevant_threshold"] = ds.relevant_threshold;
+    j["settings"] = {{"top", o.data.top},           {"queries", o.data.queries},
+                     {"min_candidates", o.data.min_candidates},
+                     {"max_length", so.max_length}, {"truncation", to_string(so.truncation)},
+                     {"long_doc", ld},              {"batch_size", so.batch_size}};
+    j["data_load_s"] = data_s;
+    for (const auto& r : runs)
+      j["results"].push_back({{"dtype", r.dtype},
+                              {"backend", r.backend},
+                              {"ndcg@10", r.ndcg10},
+                              {"mrr@10", r.mrr10},
+                              {"map", r.map},
+                              {"model_load_s", r.load_s},
+                              {"score_s", r.score_s},
+                              {"pairs_per_s", r.pairs_per_s}});
+    if (comparing)
+      j["compare"] = {{"reference", runs[0].dtype},
+                      {"other", runs[1].dtype},
+                      {"ndcg@10_vs_reference", agree.ndcg10},
+                      {"spearman", agree.spearman},
+                      {"kendall_tau_b", agree.kendall},
+                      {"top1_agreement", agree.top1},
+                      {"max_abs_delta", agree.max_abs_delta},
+                      {"mean_abs_delta", agree.mean_abs_delta}};
+    text = j.dump(2) + "\n";
+  } else {
+    text += "## crossrank eval: " + ds.name + "\n\n";
+    text += "- model: `" + o.model + "`; max_length " + std::to_string(so.max_length) + ", truncation " +
+            to_string(so.truncation) + ", long_doc " + ld + ", batch_size " + std::to_string(so.batch_size) + "\n";
+    text += "- candidates: " + ds.candidates + "\n";
+    text += "- " + std::to_string(ds.lists.size()) + " queries, " + std::to_string(ds.pairs()) + " pairs (" +
+            std::to_string(padded) + " padding), " + std::to_string(ds.dropped) +
+            " of the dataset's queries dropped (no relevant candidate within --top); relevant = label >= " + g3(ds.relevant_threshold) + "\n\n";
+    text += "| dtype | backend | NDCG@10 | MRR@10 | MAP | queries | pairs | pairs/s | load s |\n";
+    text += "|---|---|---:|---:|---:|---:|---:|---:|---:|\n";
+    for (const auto& r : runs)
+      text += "| " + r.dtype + " | " + r.backend + " | " + f4(r.ndcg10) + " | " + f4(r.mrr10) + " | " + f4(r.map) +
+              " | " + std::to_string(ds.lists.size()) + " | " + std::to_string(ds.pairs()) + " | " +
+              f1(r.pairs_per_s) + " | " + f1(r.load_s) + " |\n";
+    if (comparing) {
+      text += "\n### " + runs[1].dtype + " vs " + runs[0].dtype + " rankings\n\n";
+      text += "| NDCG@10 vs " + runs[0].dtype + " | Spearman | Kendall tau-b | top-1 same | max abs diff | mean abs diff |\n";
+      text += "|---:|---:|---:|---:|---:|---:|\n";
+      text += "| " + f4(agree.ndcg10) + " | " + f4(agree.spearman) + " | " + f4(agree.kendall) + " | " +
+              f4(agree.top1) + " | " + g3(agree.max_abs_delta) + " | " + g3(agree.mean_abs_delta) + " |\n\n";
+      text += "NDCG@10 vs " + runs[0].dtype + ": " + runs[1].dtype + "'s ranking scored with " + runs[0].dtype +
+              "'s scores (minus the list minimum) as graded gains; 1 = same top 10. Correlations are means over "
+              "lists; differences are over all pairs (" +
+              std::string(so.normalize ? "sigmoid" : "raw logits") + ").\n";
+    }
+  }
+  if (!o.output.empty() && o.output != "-") {
+    std::ofstream out(o.output, std::ios::binary);
+    if (!out) throw Error(o.output + ": cannot open for writing");
+    out << text;
+  } else {
+    std::cout << text;
+    std::cout.flush();
+  }
+  return 0;
+}
+
+}  // namespace
+
 std::function<int()> setup_eval(CLI::App* sub) {
-  return [] () -> int { throw Error("'crossrank eval' is not implemented yet"); };
+  auto o = std::make_shared<EvalOptions>();
+  std::string names;
+  for (const auto& n : dataset_names()) names += (names.empty() ? "" : " | ") + n;
+  sub->add_option("--model,-m", o->model, "model folder or synthetic:NAME")->required()->envname("CROSSRANK_MODEL");
+  sub->add_option("--dataset,-d", o->dataset, names)->required();
+  sub->add_option("--top", o->data.top,
+                  "candidates per query, at most (default 100). msmarco-trecdl: the query's judged passages in "
+                  "passage-id order; wikiqa: the question's sentences; xquad-*/cmrc2018: the paragraphs of the "
+                  "question's article");
+  sub->add_option("--queries", o->data.queries, "evaluate the first N queries only (default 0 = all)");
+  sub->add_option("--min-candidates", o->data.min_candidates,
+                  "pad shorter lists (msmarco-trecdl, xquad-*, cmrc2018) with BM25-nearest passages from outside "
+                  "the query's list, label 0 (default 10; 0 = no padding)");
+  sub->add_option("--dtype", o->dtype, "fp32 | bf16 | int8 | fp16 (GPU) (default fp32)")->envname("CROSSRANK_DTYPE");
+  sub->add_option("--compare", o->compare, "also run this dtype and report how far its rankings move");
+  sub->add_option("--backend", o->backend, "auto | cpu | ref | cuda")->envname("CROSSRANK_BACKEND");
+  sub->add_option("--threads", o->threads, "worker threads (0 = all cores)")->envname("CROSSRANK_THREADS");
+  sub->add_option("--max-length", o->max_length, "tokens per pair incl. specials (default 512)");
+  sub->add_option("--batch-size", o->batch_size, "pairs per forward pass (default 32)");
+  sub->add_option("--truncation", o->truncation, "flagembedding | longest_first");
+  sub->add_option("--long-doc", o->long_doc, "truncate | chunk (max over overlapping windows)");
+  sub->add_option("--format", o->format, "md | json (default md)");
+  sub->add_option("--output,-o", o->output, "write the report here (default stdout)");
+  sub->add_option("--shared-dir", o->shared_dir,
+                  "the shared/ folder holding data/ (default $CROSSRANK_SHARED_DIR, else <source>/../shared)");
+  sub->footer(
+      "Metrics: NDCG@10 with linear gain (label) and log2 discount, MRR@10, MAP over each candidate list; "
+      "equal scores keep candidate order. msmarco-trecdl labels are TREC grades 1-3 (NDCG gain); MRR/MAP count "
+      "grade >= 2 as relevant (TREC DL convention); the other sets are 0/1. Lists without a relevant candidate "
+      "are dropped. pairs/s counts scoring only (tokenize + forward), not model loading. --compare D: D's "
+      "ranking is scored with the first dtype's scores as graded gains (NDCG@10 vs ref), plus Spearman and "
+      "Kendall tau-b per list (means) and max/mean |score difference| over all pairs.");
+  return [o]() -> int { return run_eval(*o); };
 }
 
 }  // namespace crossrank

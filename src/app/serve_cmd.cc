@@ -1,13 +1,147 @@
-// Placeholder: 'crossrank serve' is being built (see the open issues).
+// `crossrank serve`: a drop-in rerank server (TEI /rerank, Cohere /v2/rerank, Jina
+// /v1/rerank). Options can also come from CROSSRANK_* environment variables, as TEI does.
+#include <pthread.h>
+#include <signal.h>
+
 #include <CLI/CLI.hpp>
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <memory>
+#include <thread>
 
 #include "app/commands.h"
+#include "server/server.h"
 #include "util/error.h"
+#include "util/log.h"
 
 namespace crossrank {
 
+namespace {
+
+struct ServeArgs {
+  std::string model;
+  std::string dtype = "fp32", backend = "auto", truncation = "flagembedding";
+  int threads = 0;
+  std::size_t memory_mb = 0;
+  ServerOptions server;
+};
+
+// Blocks SIGINT/SIGTERM in this thread and every thread created after it, so that they
+// are only ever received by sigwait() in run().
+sigset_t block_stop_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  return set;
+}
+
+int run(const ServeArgs& a) {
+  // Before anything starts a thread (OpenMP, HTTP pool, batcher).
+  const sigset_t stop_set = block_stop_signals();
+  EngineOptions eo;
+  eo.dtype = parse_dtype(a.dtype);
+  eo.backend = parse_backend(a.backend);
+  eo.threads = a.threads;
+  eo.memory_budget_mb = a.memory_mb;
+  ServerOptions so = a.server;
+  so.truncation = parse_truncation(a.truncation);
+  so.compute_threads = a.threads;
+
+  log_info("loading " + a.model);
+  auto engine = Engine::open(a.model, eo);
+  Server server(*engine, so);
+  server.start();
+
+  int sig = 0;
+  sigwait(&stop_set, &sig);
+  log_info(std::string("received ") + (sig == SIGINT ? "SIGINT" : "SIGTERM") + ": no new connections; finishing " +
+           std::to_string(server.pairs_in_flight()) + " pairs in flight");
+  std::atomic<bool> done{false};
+  std::thread stopper([&] {
+    server.stop();
+    done = true;
+  });
+  // A second signal while draining exits at once.
+  const timespec tick{0, 100 * 1000 * 1000};
+  while (!done) {
+    siginfo_t info;
+    if (sigtimedwait(&stop_set, &info, &tick) > 0) {
+      log_warn("second signal: exiting without finishing the requests in flight");
+      std::_Exit(130);
+    }
+  }
+  stopper.join();
+  log_info("stopped");
+  return 0;
+}
+
+}  // namespace
+
 std::function<int()> setup_serve(CLI::App* sub) {
-  return [] () -> int { throw Error("'crossrank serve' is not implemented yet"); };
+  auto a = std::make_shared<ServeArgs>();
+  ServerOptions& s = a->server;
+  sub->add_option("--model,-m", a->model, "model folder or synthetic:NAME")->required()->envname("CROSSRANK_MODEL");
+  sub->add_option("--host", s.host, "address to listen on")->capture_default_str()->envname("CROSSRANK_HOST");
+  sub->add_option("--port,-p", s.port, "port (0 = ephemeral)")->capture_default_str()->envname("CROSSRANK_PORT");
+  sub->add_option("--dtype", a->dtype, "fp32 | bf16 | int8 | fp16 (GPU)")->capture_default_str()->envname("CROSSRANK_DTYPE");
+  sub->add_option("--backend", a->backend, "auto | cpu | ref | cuda")->capture_default_str()->envname("CROSSRANK_BACKEND");
+  sub->add_option("--threads", a->threads, "compute threads of the forward pass (0 = all cores)")
+      ->capture_default_str()
+      ->envname("CROSSRANK_THREADS");
+  sub->add_option("--memory-budget-mb", a->memory_mb, "activation memory per pass (0 = auto)")
+      ->capture_default_str()
+      ->envname("CROSSRANK_MEMORY_BUDGET_MB");
+  sub->add_option("--max-batch-tokens", s.max_batch_tokens, "token budget of one forward pass (sum over its pairs)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber)
+      ->envname("CROSSRANK_MAX_BATCH_TOKENS");
+  sub->add_option("--max-batch-requests", s.max_batch_requests, "pairs per forward pass (0 = no cap)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber)
+      ->envname("CROSSRANK_MAX_BATCH_REQUESTS");
+  sub->add_option("--max-client-batch-size", s.max_client_batch_size, "documents per request (more -> 422)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber)
+      ->envname("CROSSRANK_MAX_CLIENT_BATCH_SIZE");
+  sub->add_option("--max-concurrent-pairs", s.max_concurrent_pairs,
+                  "admitted pairs not yet answered, over all requests (more -> 429 + Retry-After)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber)
+      ->envname("CROSSRANK_MAX_CONCURRENT_PAIRS");
+  sub->add_option("--payload-limit", s.payload_limit, "request body limit in bytes (more -> 413)")
+      ->capture_default_str()
+      ->envname("CROSSRANK_PAYLOAD_LIMIT");
+  sub->add_option("--cache-mb", s.cache_mb, "score cache size in MiB (0 = off)")
+      ->capture_default_str()
+      ->envname("CROSSRANK_CACHE_MB");
+  sub->add_option("--api-key", s.api_key,
+                  "require 'Authorization: Bearer KEY' on the rerank routes and /info (/health, /metrics stay open)")
+      ->envname("CROSSRANK_API_KEY");
+  sub->add_option("--max-length", s.max_length,
+                  "tokens per pair incl. special tokens (default 512, or the model's limit if smaller)")
+      ->envname("CROSSRANK_MAX_LENGTH");
+  sub->add_option("--truncation", a->truncation,
+                  "flagembedding (query <= 3/4, then cut the passage) | longest_first (TEI / sentence-transformers)")
+      ->capture_default_str()
+      ->envname("CROSSRANK_TRUNCATION");
+  sub->add_option("--served-model-name", s.served_model_name, "model name in responses (default: the model's base name)")
+      ->envname("CROSSRANK_SERVED_MODEL_NAME");
+  sub->add_option("--http-threads", s.http_threads, "connection handler threads (0 = max(64, 4 x cores))")
+      ->capture_default_str()
+      ->envname("CROSSRANK_HTTP_THREADS");
+  sub->add_option("--keep-alive", s.keep_alive_seconds, "idle keep-alive timeout in seconds")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber)
+      ->envname("CROSSRANK_KEEP_ALIVE");
+  s.max_length = 0;  // resolved against the model by the server
+  sub->footer(
+      "Routes: POST /rerank (TEI; a 'documents' body gets the Jina shape), POST / and /invocations (same),\n"
+      "POST /v2/rerank (Cohere v2), POST /v1/rerank (Jina, Cohere v1), GET /health, /info, /metrics, /openapi.json.\n"
+      "SIGTERM/SIGINT: stop accepting, finish the requests in flight, exit 0.");
+  return [a]() -> int { return run(*a); };
 }
 
 }  // namespace crossrank

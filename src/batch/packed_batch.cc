@@ -17,6 +17,9 @@ PackedBatch pack_batch(std::span<const EncodedPair* const> pairs, const ModelCon
   b.cu_seqlens.reserve(pairs.size() + 1);
   b.cu_seqlens.push_back(0);
   const int off = config.position_offset();
+  // (XLM-)RoBERTa derives positions from the ids, as HF create_position_ids_from_input_ids:
+  // a <pad> id anywhere keeps position padding_idx and is not counted by later tokens.
+  const bool roberta_positions = config.arch == Arch::kXlmRoberta;
   for (size_t s = 0; s < pairs.size(); ++s) {
     const EncodedPair& p = *pairs[s];
     const int n = static_cast<int>(p.ids.size());
@@ -25,6 +28,7 @@ PackedBatch pack_batch(std::span<const EncodedPair* const> pairs, const ModelCon
                                         " tokens exceed the model limit of " + std::to_string(config.max_length()));
     check(p.type_ids.empty() || p.type_ids.size() == p.ids.size(),
           "pair " + std::to_string(s) + ": type_ids length differs from ids length");
+    int counted = 0;
     for (int i = 0; i < n; ++i) {
       const int32_t id = p.ids[i];
       const int32_t tt = p.type_ids.empty() ? 0 : p.type_ids[i];
@@ -34,7 +38,10 @@ PackedBatch pack_batch(std::span<const EncodedPair* const> pairs, const ModelCon
             "pair " + std::to_string(s) + ": token type " + std::to_string(tt) + " outside type vocabulary");
       b.input_ids.push_back(id);
       b.token_type_ids.push_back(tt);
-      b.position_ids.push_back(off + i);
+      if (roberta_positions)
+        b.position_ids.push_back(id == config.pad_token_id ? config.pad_token_id : off + counted++);
+      else
+        b.position_ids.push_back(off + i);
     }
     b.cu_seqlens.push_back(b.cu_seqlens.back() + n);
     b.max_seqlen = std::max(b.max_seqlen, n);

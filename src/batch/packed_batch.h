@@ -23,7 +23,8 @@ struct PackedBatch {
   int32_t seqlen(int32_t s) const { return cu_seqlens[s + 1] - cu_seqlens[s]; }
 };
 
-// Packs encoded pairs in the given order; position ids start at config.position_offset().
+// Packs encoded pairs in the given order; position ids start at config.position_offset()
+// (for XLM-R a literal <pad> id keeps position padding_idx and is skipped, as in HF).
 // Throws Error if a sequence is empty, longer than config.max_length(), or holds an id
 // outside the vocabulary / type vocabulary.
 PackedBatch pack_batch(std::span<const EncodedPair* const> pairs, const ModelConfig& config);

@@ -1,0 +1,95 @@
+#include "app/bench_gemm.h"
+
+#include <chrono>
+#include <cstring>
+#include <oneapi/dnnl/dnnl.hpp>
+
+namespace crossrank::bench {
+
+GemmPeak measure_gemm_peak(const std::string& dtype, double seconds) {
+  using dt = dnnl::memory::data_type;
+  using tag = dnnl::memory::format_tag;
+  GemmPeak r;
+  r.dtype = dtype;
+  dt a = dt::f32, b = dt::f32, c = dt::f32;
+  if (dtype == "fp32") {
+    r.kind = "f32:f32:f32";
+  } else if (dtype == "bf16") {
+    a = b = dt::bf16;
+    r.kind = "bf16:bf16:f32";
+  } else if (dtype == "int8") {
+    a = dt::u8;
+    b = dt::s8;
+    c = dt::s32;
+    r.kind = "u8:s8:s32";
+  } else {
+    r.note = "unknown dtype";
+    return r;
+  }
+  try {
+    dnnl::engine eng(dnnl::engine::kind::cpu, 0);
+    dnnl::stream s(eng);
+    dnnl::memory::desc ad({kGemmM, kGemmK}, a, tag::ab), bd({kGemmK, kGemmN}, b, tag::any),
+        cd({kGemmM, kGemmN}, c, tag::ab);
+    dnnl::matmul::primitive_desc pd;
+    try {
+      pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(ad, bd, cd), eng);
+    } catch (const dnnl::error&) {
+      r.note = "no oneDNN kernel for " + r.kind + " on this CPU";
+      return r;
+    }
+    r.impl = pd.impl_info_str();
+    if (r.impl.rfind("ref", 0) == 0) {
+      // The reference implementation is a correctness fallback, not a peak.
+      r.note = "oneDNN has only its reference kernel (" + r.impl + ") for " + r.kind + " on this CPU";
+      return r;
+    }
+    dnnl::memory A(pd.src_desc(), eng), B(pd.weights_desc(), eng), C(pd.dst_desc(), eng);
+    // Small non-zero values (speed does not depend on them; zeros could hit fast paths).
+    auto fill = [](dnnl::memory& m, size_t bytes, unsigned char v) {
+      std::memset(m.get_data_handle(), v, bytes);
+    };
+    fill(A, pd.src_desc().get_size(), a == dt::f32 ? 0x3c : 0x21);  // f32 0x3c3c3c3c ~ 0.0115
+    fill(B, pd.weights_desc().get_size(), b == dt::f32 ? 0x3c : 0x11);
+    fill(C, pd.dst_desc().get_size(), 0);
+    dnnl::matmul mm(pd);
+    auto run = [&] {
+      mm.execute(s, {{DNNL_ARG_SRC, A}, {DNNL_ARG_WEIGHTS, B}, {DNNL_ARG_DST, C}});
+      s.wait();
+    };
+    run();  // warm-up (JIT, page faults)
+    const auto t0 = std::chrono::steady_clock::now();
+    double el = 0;
+    do {
+      run();
+      ++r.iterations;
+      el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    } while (el < seconds);
+    r.seconds = el;
+    r.gflops = 2.0 * kGemmM * kGemmN * kGemmK * r.iterations / el / 1e9;
+    r.ok = true;
+  } catch (const std::exception& e) {
+    r.note = std::string("oneDNN error: ") + e.what();
+  }
+  return r;
+}
+
+std::string onednn_description() {
+  const auto* v = dnnl::version();
+  std::string isa;
+  switch (dnnl::get_effective_cpu_isa()) {
+    case dnnl::cpu_isa::sse41: isa = "sse41"; break;
+    case dnnl::cpu_isa::avx: isa = "avx"; break;
+    case dnnl::cpu_isa::avx2: isa = "avx2"; break;
+    case dnnl::cpu_isa::avx2_vnni: isa = "avx2_vnni"; break;
+    case dnnl::cpu_isa::avx512_core: isa = "avx512_core"; break;
+    case dnnl::cpu_isa::avx512_core_vnni: isa = "avx512_core_vnni"; break;
+    case dnnl::cpu_isa::avx512_core_bf16: isa = "avx512_core_bf16"; break;
+    case dnnl::cpu_isa::avx512_core_amx: isa = "avx512_core_amx"; break;
+    default: isa = "isa#" + std::to_string(static_cast<int>(dnnl::get_effective_cpu_isa()));
+  }
+  return "oneDNN " + std::to_string(v->major) + "." + std::to_string(v->minor) + "." + std::to_string(v->patch) +
+         ", " + isa;
+}
+
+}  // namespace crossrank::bench

@@ -1,0 +1,98 @@
+#pragma once
+// Linear layers of the CPU backend on oneDNN matmul:  y[M,N] = x[M,K] W[N,K]^T (+ epilogue).
+//
+// * Weights are converted / quantised once at construction and reordered into the layout
+//   the matmul implementation asks for (format_tag::any).
+// * M (tokens in the batch) changes every call, so the primitive is created once with
+//   M = DNNL_RUNTIME_DIM_VAL. If an implementation cannot do runtime M (or only a "ref"
+//   one can), primitives are created per exact M against the fixed packed weight layout
+//   and cached (guarded by a mutex; oneDNN's own primitive cache sits below that).
+// * Parallelism: oneDNN runs each GEMM on the whole OpenMP pool (both cores here).
+//
+// Precisions:
+//  kF32         src f32, weights f32, dst f32; bias (+GELU | +residual via sum) as post-ops.
+//  kBf16        src bf16 (converted by the caller, see needs_bf16_src), weights bf16,
+//               dst f32, same post-ops. Used where oneDNN has a native bf16 matmul
+//               (AVX512_BF16 / AMX).
+//  kBf16Emu     the same numerics on CPUs without bf16 matmul (this AVX2 Zen 3: oneDNN 2.6
+//               cannot create a bf16 matmul at all): weights rounded to bf16 and stored as
+//               f32, the caller rounds activations to bf16; the GEMM itself runs in f32.
+//  kInt8        src u8 (per-token scale + zero point, quantised by the caller), weights s8
+//               symmetric per output channel, dst s32; the caller applies dequant_row().
+//
+// Measured on this machine (2-core AMD EPYC Zen 3, AVX2, oneDNN 2.6 picks gemm:jit), M = 4096
+// and v2-m3's shapes N x K = 3072x1024, 1024x1024, 4096x1024, 1024x4096, GFLOP/s:
+//   fp32 oneDNN matmul   153 161 144 143   (quiet machine)
+//   fp32 OpenBLAS sgemm   97 122 134 141   (2 threads, same moment; 129-148 at M = 2048)
+//   -> oneDNN: never slower, and OpenBLAS would add a second thread pool next to OpenMP.
+//   Under load (CPU-time normalised, bench --peak): oneDNN 124 vs OpenBLAS 117.
+//   u8*s8 -> s32         290 322 253 274   s8*s8: 283 207 220 277 -> u8 source + zero point.
+//   bf16                 no implementation at all on AVX2 (primitive creation fails).
+//   runtime M vs fixed M: same within noise (fp32 142 vs 136, int8 236-279 vs 263-283,
+//   interleaved runs, CPU-time) -> one runtime-M primitive per layer GEMM.
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+namespace crossrank::cpu {
+
+enum class GemmPrec { kF32, kBf16, kBf16Emu, kInt8 };
+enum class GemmPost { kBias, kBiasGelu, kBiasAccumulate };  // accumulate: y += xW^T + b
+
+// Process-wide facts about what this CPU's oneDNN can do (probed once, thread-safe).
+struct GemmCaps {
+  bool bf16_native = false;      // a non-reference bf16 matmul exists
+  bool int8_saturates = false;   // u8*s8 pairs saturate at s16 (no VNNI): use 7-bit weights
+  std::string isa;               // oneDNN's effective ISA, for logs
+};
+const GemmCaps& gemm_caps();
+
+class Linear {
+ public:
+  // W = rows of the blocks stacked: block b is [rows[b], K] row-major (HF layout);
+  // bias likewise (f32, used by the f32/bf16 post-ops and by the int8 epilogue).
+  Linear(const dnnl::engine& eng, GemmPrec prec, GemmPost post, const std::vector<const float*>& w_blocks,
+         const std::vector<const float*>& b_blocks, const std::vector<int>& rows, int K, bool force_fixed_m = false);
+
+  int N() const { return N_; }
+  int K() const { return K_; }
+  GemmPrec prec() const { return prec_; }
+
+  // f32 / bf16 / bf16-emu: y[M,N] (ldy = N) = post(src[M,K] W^T + b). src is float* for
+  // kF32/kBf16Emu and uint16_t* (bf16) for kBf16. For kBiasAccumulate y is read first.
+  // kInt8: src is uint8_t*, y is int32_t* (raw s32 accumulators, no bias).
+  void run(dnnl::stream& s, const void* src, int M, void* y) const;
+
+  // int8 epilogue parameters (see dequant_row in kernels.h).
+  const float* w_scale() const { return w_scale_.data(); }
+  const int32_t* w_sum() const { return w_sum_.data(); }
+  const float* bias() const { return bias_.data(); }
+
+  std::string impl_info() const { return impl_; }
+  std::size_t weight_bytes() const { return wmem_.get_desc().get_size(); }
+
+ private:
+  dnnl::matmul::primitive_desc make_pd(dnnl::memory::dim M, const dnnl::memory::desc& wdesc) const;
+  dnnl::matmul prim_for(int M) const;
+
+  dnnl::engine eng_;
+  GemmPrec prec_;
+  GemmPost post_;
+  int N_, K_;
+  std::vector<float> bias_, w_scale_;
+  std::vector<int32_t> w_sum_;
+  dnnl::memory wmem_, bias_mem_;
+  dnnl::primitive_attr attr_;
+  bool runtime_m_ = true;
+  dnnl::matmul prim_;  // runtime-M primitive
+  std::string impl_;
+  mutable std::mutex mu_;
+  mutable std::unordered_map<int, dnnl::matmul> by_m_;
+};
+
+}  // namespace crossrank::cpu

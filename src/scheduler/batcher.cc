@@ -1,0 +1,241 @@
+#include "scheduler/batcher.h"
+
+#include <algorithm>
+#include <new>
+#include <numeric>
+
+#include "util/error.h"
+#include "util/log.h"
+
+namespace crossrank {
+
+// ---- Job ----
+
+Job::Job(std::size_t slots) : logits_(slots, 0.0f), state_(slots, kIdle) {
+  submitted_ = first_start_ = last_end_ = std::chrono::steady_clock::now();
+}
+
+Job::~Job() {
+  if (release_) release_();
+}
+
+bool Job::wait_for(std::chrono::milliseconds d) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return cv_.wait_for(lock, d, [&] { return pending_ == 0; });
+}
+
+std::string Job::error() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return error_;
+}
+
+std::size_t Job::dropped() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return static_cast<std::size_t>(std::count(state_.begin(), state_.end(), kDropped));
+}
+
+void Job::finish(std::size_t slot, SlotState st, float logit, const std::string& err, SteadyTime start,
+                 SteadyTime end) {
+  bool done;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (state_[slot] != kPending) return;
+    state_[slot] = st;
+    logits_[slot] = logit;
+    if (st == kFailed && error_.empty()) error_ = err;
+    if (st != kDropped) {
+      if (!started_ || start < first_start_) first_start_ = start;
+      if (!started_ || end > last_end_) last_end_ = end;
+      started_ = true;
+    }
+    done = --pending_ == 0;
+  }
+  if (done) cv_.notify_all();
+}
+
+// ---- Batcher ----
+
+Batcher::Batcher(Engine& engine, BatcherOptions opts, std::function<void(const BatchStats&)> on_batch,
+                 std::function<void(std::size_t)> on_dropped)
+    : engine_(engine), opts_(opts), on_batch_(std::move(on_batch)), on_dropped_(std::move(on_dropped)) {
+  check(opts_.max_batch_tokens > 0, "max_batch_tokens must be > 0");
+  check(opts_.max_batch_requests >= 0, "max_batch_requests must be >= 0");
+  if (opts_.window == 0) opts_.window = 1;
+  thread_ = std::thread([this] { worker(); });
+}
+
+Batcher::~Batcher() { stop(); }
+
+void Batcher::submit(const std::shared_ptr<Job>& job, std::vector<std::pair<std::uint32_t, EncodedPair>> pairs) {
+  if (pairs.empty()) return;
+  const SteadyTime now = std::chrono::steady_clock::now();
+  {
+    std::lock_guard<std::mutex> jl(job->mu_);
+    for (const auto& p : pairs) {
+      check(p.first < job->state_.size() && job->state_[p.first] == Job::kIdle, "batcher: bad or repeated slot");
+      job->state_[p.first] = Job::kPending;
+    }
+    job->pending_ += pairs.size();
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) {
+      // Fail the pairs so that a waiter never hangs.
+      for (const auto& p : pairs) job->finish(p.first, Job::kFailed, 0.0f, "server is shutting down", now, now);
+      throw Error("server is shutting down");
+    }
+    for (auto& p : pairs) queue_.push_back(Item{job, p.first, std::move(p.second), now});
+  }
+  cv_.notify_one();
+}
+
+void Batcher::stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_ && !thread_.joinable()) return;
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+std::size_t Batcher::queue_size() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return queue_.size();
+}
+
+// Batch formation:
+//  1. the window is the `window` oldest waiting entries (cancelled ones are dropped here);
+//  2. sort the window by length; the oldest entry is always in the batch (no starvation);
+//  3. grow a run of the sorted window around it, taking the neighbour whose length is
+//     closest to the oldest entry's, while Σ tokens <= max_batch_tokens and the pair cap
+//     holds. Entries not taken go back to the front of the queue in arrival order.
+std::vector<Batcher::Item> Batcher::take_batch_locked(std::size_t* dropped) {
+  std::vector<Item> win;
+  win.reserve(std::min(queue_.size(), opts_.window));
+  while (!queue_.empty() && win.size() < opts_.window) {
+    Item it = std::move(queue_.front());
+    queue_.pop_front();
+    if (it.job->cancelled()) {
+      it.job->finish(it.slot, Job::kDropped, 0.0f, "", it.enqueued, it.enqueued);
+      ++*dropped;
+      continue;
+    }
+    win.push_back(std::move(it));
+  }
+  if (win.empty()) return {};
+  const std::size_t n = win.size();
+  std::vector<std::size_t> order(n);  // window positions sorted by length (stable: FIFO ties)
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(),
+                   [&](std::size_t a, std::size_t b) { return win[a].pair.ids.size() < win[b].pair.ids.size(); });
+  const std::size_t p = static_cast<std::size_t>(std::find(order.begin(), order.end(), 0) - order.begin());
+  const std::size_t cap_pairs = opts_.max_batch_requests > 0 ? static_cast<std::size_t>(opts_.max_batch_requests) : n;
+  const std::size_t budget = static_cast<std::size_t>(opts_.max_batch_tokens);
+  const long ref = static_cast<long>(win[0].pair.ids.size());
+  std::size_t lo = p, hi = p + 1;  // taken: order[lo, hi)
+  std::size_t tokens = win[0].pair.ids.size();
+  bool lo_open = true, hi_open = true;
+  while ((hi - lo) < cap_pairs && (lo_open || hi_open)) {
+    if (lo_open && lo == 0) lo_open = false;
+    if (hi_open && hi == n) hi_open = false;
+    if (!lo_open && !hi_open) break;
+    bool take_lo;
+    if (lo_open && hi_open) {
+      const long dl = ref - static_cast<long>(win[order[lo - 1]].pair.ids.size());
+      const long dh = static_cast<long>(win[order[hi]].pair.ids.size()) - ref;
+      take_lo = dl <= dh;
+    } else {
+      take_lo = lo_open;
+    }
+    const std::size_t cand = take_lo ? order[lo - 1] : order[hi];
+    if (tokens + win[cand].pair.ids.size() > budget) {
+      // Stop growing this side, so the batch stays a run of neighbouring lengths.
+      (take_lo ? lo_open : hi_open) = false;
+      continue;
+    }
+    tokens += win[cand].pair.ids.size();
+    if (take_lo) --lo;
+    else ++hi;
+  }
+  std::vector<char> taken(n, 0);
+  for (std::size_t i = lo; i < hi; ++i) taken[order[i]] = 1;
+  std::vector<Item> batch;
+  batch.reserve(hi - lo);
+  for (std::size_t i = lo; i < hi; ++i) batch.push_back(std::move(win[order[i]]));
+  for (std::size_t i = n; i-- > 0;)
+    if (!taken[i]) queue_.push_front(std::move(win[i]));
+  return batch;
+}
+
+void Batcher::run(std::vector<Item*>& items) {
+  std::vector<const EncodedPair*> ptrs;
+  ptrs.reserve(items.size());
+  std::size_t tokens = 0;
+  for (Item* it : items) {
+    ptrs.push_back(&it->pair);
+    tokens += it->pair.ids.size();
+  }
+  const SteadyTime start = std::chrono::steady_clock::now();
+  std::vector<float> logits;
+  std::string err;
+  try {
+    logits = engine_.forward(ptrs);
+    if (logits.size() != items.size()) err = "backend returned " + std::to_string(logits.size()) + " logits for " +
+                                             std::to_string(items.size()) + " pairs";
+  } catch (const std::bad_alloc&) {
+    err = "out of memory";
+  } catch (const std::exception& e) {
+    err = e.what();
+    if (err.empty()) err = "backend error";
+  } catch (...) {
+    err = "unknown backend error";
+  }
+  const SteadyTime end = std::chrono::steady_clock::now();
+  if (!err.empty() && items.size() > 1) {
+    // Bisect: a bad pair (or a pass too big for memory) must not fail its batch-mates.
+    log_warn("batch of " + std::to_string(items.size()) + " pairs / " + std::to_string(tokens) +
+             " tokens failed (" + err + "); retrying in halves");
+    std::vector<Item*> a(items.begin(), items.begin() + items.size() / 2);
+    std::vector<Item*> b(items.begin() + items.size() / 2, items.end());
+    run(a);
+    run(b);
+    return;
+  }
+  BatchStats st;
+  st.pairs = items.size();
+  st.tokens = tokens;
+  st.inference_seconds = std::chrono::duration<double>(end - start).count();
+  st.failed = !err.empty();
+  st.queue_seconds.reserve(items.size());
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    Item* it = items[i];
+    st.queue_seconds.push_back(std::chrono::duration<double>(start - it->enqueued).count());
+    if (err.empty()) it->job->finish(it->slot, Job::kDone, logits[i], "", start, end);
+    else it->job->finish(it->slot, Job::kFailed, 0.0f, err, start, end);
+  }
+  if (!err.empty()) log_error("forward pass failed: " + err);
+  if (on_batch_) on_batch_(st);
+}
+
+void Batcher::worker() {
+  if (opts_.on_worker_start) opts_.on_worker_start();
+  for (;;) {
+    std::vector<Item> batch;
+    std::size_t dropped = 0;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping and drained
+      batch = take_batch_locked(&dropped);
+    }
+    if (dropped && on_dropped_) on_dropped_(dropped);
+    if (batch.empty()) continue;
+    std::vector<Item*> ptrs;
+    ptrs.reserve(batch.size());
+    for (auto& it : batch) ptrs.push_back(&it);
+    run(ptrs);
+  }
+}
+
+}  // namespace crossrank

@@ -1,0 +1,133 @@
+#pragma once
+// Dynamic batching across requests (TEI-style, no batching delay): every (query, passage)
+// pair is a queue entry; ONE worker thread forms batches on demand under a token budget
+// and a pair cap, length-sorted inside a window of waiting entries, runs Engine::forward
+// and completes each request's Job when its last pair is done. No HTTP in here.
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "crossrank/crossrank.h"
+
+namespace crossrank {
+
+using SteadyTime = std::chrono::steady_clock::time_point;
+
+// The pairs of one client request: the worker fills in logits, the request thread waits.
+// Slots not submitted to the batcher (e.g. cache hits) are the caller's business.
+class Job {
+ public:
+  // `slots`: number of pairs in the request (slot ids are 0..slots-1).
+  explicit Job(std::size_t slots);
+  // Runs the release hook (e.g. returns admission permits) once nobody holds the job.
+  ~Job();
+  Job(const Job&) = delete;
+  Job& operator=(const Job&) = delete;
+
+  // Blocks until every submitted pair is done (completed, failed or dropped), or `d`
+  // passes; returns true when done.
+  bool wait_for(std::chrono::milliseconds d);
+  // Marks the job abandoned: its pairs still waiting are dropped before they run.
+  void cancel() { cancelled_.store(true, std::memory_order_relaxed); }
+  bool cancelled() const { return cancelled_.load(std::memory_order_relaxed); }
+
+  // Results, valid after wait_for returned true. ok(slot) is false for failed/dropped.
+  float logit(std::size_t slot) const { return logits_[slot]; }
+  bool ok(std::size_t slot) const { return state_[slot] == kDone; }
+  // First failure message ("" when none failed).
+  std::string error() const;
+  std::size_t dropped() const;
+  // Time the first batch holding one of this job's pairs started, and the last ended
+  // (both equal to the submit time when nothing ran).
+  SteadyTime submitted() const { return submitted_; }
+  SteadyTime first_start() const { return first_start_; }
+  SteadyTime last_end() const { return last_end_; }
+
+  // Hook run by the destructor.
+  void set_release(std::function<void()> f) { release_ = std::move(f); }
+
+ private:
+  friend class Batcher;
+  enum SlotState : std::uint8_t { kIdle, kPending, kDone, kFailed, kDropped };
+  void finish(std::size_t slot, SlotState st, float logit, const std::string& err, SteadyTime start, SteadyTime end);
+
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<float> logits_;
+  std::vector<SlotState> state_;
+  std::size_t pending_ = 0;
+  std::string error_;
+  std::atomic<bool> cancelled_{false};
+  SteadyTime submitted_{}, first_start_{}, last_end_{};
+  bool started_ = false;
+  std::function<void()> release_;
+};
+
+struct BatcherOptions {
+  int max_batch_tokens = 16384;     // Σ tokens per forward pass (unpadded, varlen backend)
+  int max_batch_requests = 0;       // pairs per forward pass; 0 = no cap
+  std::size_t window = 1024;        // oldest waiting entries considered when forming a batch
+  // Runs first on the worker thread (e.g. per-thread OpenMP settings for the forward pass).
+  std::function<void()> on_worker_start;
+};
+
+// What one forward pass did (for metrics).
+struct BatchStats {
+  std::size_t pairs = 0, tokens = 0;
+  double inference_seconds = 0;
+  std::vector<double> queue_seconds;  // per pair: submit -> batch start
+  bool failed = false;
+};
+
+class Batcher {
+ public:
+  // Starts the worker. `engine` must outlive the batcher; on_batch/on_dropped are called
+  // from the worker thread (must be thread-safe and must not call back into the batcher).
+  Batcher(Engine& engine, BatcherOptions opts, std::function<void(const BatchStats&)> on_batch = {},
+          std::function<void(std::size_t)> on_dropped = {});
+  // stop().
+  ~Batcher();
+
+  // Queues `pairs` (slot id, encoded pair) of `job`. An empty list completes nothing
+  // (wait_for returns at once). Throws Error after stop().
+  void submit(const std::shared_ptr<Job>& job, std::vector<std::pair<std::uint32_t, EncodedPair>> pairs);
+  // Stops taking work, finishes every queued pair (dropping cancelled ones), joins.
+  void stop();
+  // Pairs waiting (not yet in a forward pass).
+  std::size_t queue_size() const;
+  const BatcherOptions& options() const { return opts_; }
+
+ private:
+  struct Item {
+    std::shared_ptr<Job> job;
+    std::uint32_t slot = 0;
+    EncodedPair pair;
+    SteadyTime enqueued;
+  };
+  void worker();
+  // Removes and returns the next batch from queue_ (lock held). Drops cancelled entries.
+  std::vector<Item> take_batch_locked(std::size_t* dropped);
+  // Runs `items` in one pass; on failure bisects to isolate the failing pair(s).
+  void run(std::vector<Item*>& items);
+
+  Engine& engine_;
+  BatcherOptions opts_;
+  std::function<void(const BatchStats&)> on_batch_;
+  std::function<void(std::size_t)> on_dropped_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Item> queue_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+}  // namespace crossrank
