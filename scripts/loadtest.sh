@@ -136,11 +136,12 @@ st=$(echo "$out" | awk '/^STATUS/ {printf "%s%s:%s", sep, $2, $3; sep=" "}')
 bad=$(echo "$out" | awk '/^STATUS/ && $2 != 200 && $2 != 429 {n += $3} END {print n + 0}')
 n429=$(echo "$out" | awk '/^STATUS/ && $2 == 429 {print $3}')
 rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
-range=$(awk 'NF {if (min == "" || $1 < min) min = $1; if ($1 > max) max = $1} END {printf "%s..%s", min, max}' "$WORK/rss.txt")
+# RSS per quarter of the run (max of each): flat = no growth after the first quarter.
+quarters=$(awk 'NF {v[++n] = $1} END {for (q = 0; q < 4; q++) {m = 0; for (i = int(q * n / 4) + 1; i <= int((q + 1) * n / 4); i++) if (v[i] > m) m = v[i]; printf "%s%s", (q ? " / " : ""), m}}' "$WORK/rss.txt")
 echo
 echo "## Overload: --max-concurrent-pairs $PAIRS ($CAP requests), $OVER connections for $((DUR * 2)) s"
 echo "statuses: $st   (req/s incl. 429s: $rps)"
-echo "other statuses: $bad   /health after: $healthy   RSS before/after: $RSS0 / $RSS1 MB   RSS range during run: $range MB"
+echo "other statuses: $bad   /health after: $healthy   RSS before/after: $RSS0 / $RSS1 MB   RSS max per quarter of the run: $quarters MB"
 stop_server
 rc=$STOP_RC
 echo "SIGTERM after overload: exit code $rc"

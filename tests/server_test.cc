@@ -354,6 +354,9 @@ TEST(Server, ErrorStatusesAndShapes) {
   expect_tei_error(post_json(c, "/rerank", {{"query", "q"}, {"texts", three}, {"truncation_direction", "left"}}, 422),
                    "Validation", "not supported");
   post_json(c, "/rerank", {{"query", "q"}, {"texts", three}, {"truncation_direction", "Right"}}, 200);
+  // An outsized query (250 bytes per token of --max-length) -> 422.
+  expect_tei_error(post_json(c, "/rerank", {{"query", std::string(4001, 'a')}, {"texts", {"a"}}}, 422), "Validation",
+                   "`query` is too long");
   // Unknown route -> 404 JSON.
   expect_tei_error(post_json(c, "/nope", {{"query", "q"}}, 404), "NotFound");
   // Every failure was counted by outcome.

@@ -272,10 +272,10 @@ int run_bench(BenchOptions& o) {
     progress.log(std::string("GEMM peak ") + d + ": " +
                  (p.ok ? fmt(p.gflops) + (p.dtype == "int8" ? " GOP/s (" : " GFLOP/s (") + p.impl + ")" : p.note));
   }
-  auto peak_of = [&](const std::string& d) -> double {
+  auto peak_of = [&](const std::string& d) -> const GemmPeak* {
     for (const auto& p : rep.peaks)
-      if (p.dtype == d && p.ok) return p.gflops;
-    return 0;
+      if (p.dtype == d && p.ok) return &p;
+    return nullptr;
   };
 
   // ---- measurements -------------------------------------------------------------------
@@ -285,10 +285,11 @@ int run_bench(BenchOptions& o) {
   double est_pair_s = -1;          // seconds per pair of the last measurement
   ScoreOptions so;
   so.max_length = o.max_length;
-  // Least time a configuration of batch B can take: warm-up + 1 measured batch (+ 1 forward).
+  // Least time a configuration of batch B can take: warm-up + 1 measured batch (the
+  // pure-forward runs are dropped first when the time budget is short).
   auto min_cost = [&](int B) {
     const double batch = est_pair_s * B;
-    return std::min(batch, kMaxWarmupS) + batch * (spec.seedlike && !o.score_only ? 2 : 1);
+    return std::min(batch, kMaxWarmupS) + batch;  // the pure-forward runs give way first
   };
 
   for (size_t di = 0; di < dtypes.size(); ++di) {
@@ -481,7 +482,11 @@ int run_bench(BenchOptions& o) {
           c.forward_ms = c.forward_pairs_per_s = std::nan("");
           c.tokenize_ms = tok_s / R * 1e3;
         } else if (spec.seedlike) {
-          const int F = std::max(1, (R + 1) / 2);
+          int F = std::max(1, (R + 1) / 2);
+          if (budget > 0) {  // as many as the remaining share of the budget allows
+            const double share = remaining_s() * B / remaining_pairs;
+            F = std::min(F, static_cast<int>(std::max(0.0, share) / std::max(est_pair_s * B, 1e-9)));
+          }
           double fs = 0;
           for (int f = 0; f < F; ++f) {
             progress.status(label + " forward " + std::to_string(f + 1) + "/" + std::to_string(F));
@@ -492,8 +497,9 @@ int run_bench(BenchOptions& o) {
             fs += forward_ptrs(ptrs);
           }
           c.forward_repeats = F;
-          c.forward_ms = fs / F * 1e3;
-          c.forward_pairs_per_s = F * B / fs;
+          c.forward_ms = F ? fs / F * 1e3 : std::nan("");
+          c.forward_pairs_per_s = F ? F * B / fs : std::nan("");
+          if (!F) c.note = "pure forward not measured (time budget)";
           c.tokenize_ms = tok_s / R * 1e3;
         } else {
           c.forward_repeats = R;
@@ -510,8 +516,12 @@ int run_bench(BenchOptions& o) {
         c.tokenize_share = c.latency.mean > 0 ? c.tokenize_ms / c.latency.mean : 0;
         c.gflop_per_pair = total_flops / pairs / 1e9;
         c.gflops = total_flops / total_s / 1e9;
-        const double pk = peak_of(dname);
-        c.pct_peak = pk > 0 ? 100.0 * c.gflops / pk : -1;
+        if (const GemmPeak* pk = peak_of(dname)) {
+          c.pct_peak = 100.0 * c.gflops / pk->gflops;
+          if (pk->cpu_seconds > 0 && cpu_s > 0)
+            c.pct_peak_cpu = 100.0 * (total_flops / cpu_s) /
+                             (2.0 * kGemmM * kGemmN * kGemmK * pk->iterations / pk->cpu_seconds);
+        }
         c.cpu_s = cpu_s;
         c.cpu_util = cpu_s / (total_s * std::max(1, dr.threads));
         c.pairs_per_cpu_s = cpu_s > 0 ? pairs / cpu_s : std::nan("");

@@ -13,6 +13,7 @@ struct GemmPeak {
   double gflops = 0;   // 2*M*N*K*iterations / seconds / 1e9 (GOP/s for int8)
   int iterations = 0;
   double seconds = 0;
+  double cpu_seconds = 0; // process CPU time (user + sys) over the timed iterations
   std::string impl;    // oneDNN implementation name, e.g. "brg:avx512_core_amx"
   std::string note;    // why not measured (no kernel for this ISA, ...)
 };

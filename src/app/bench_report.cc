@@ -148,7 +148,7 @@ std::string render_md(const Report& r) {
 
   o << "## Results\n\n";
   o << "| dtype | batch | reps | batch ms mean | p50 | p90 | ms/pair | pairs/s | tokens/s | tokens/pair | "
-       "forward ms | tokenize % | CPU util % | peak RSS MB | activations MB | GFLOP/s | % GEMM peak |\n";
+       "forward ms | tokenize % | CPU util % | peak RSS MB | activations MB | GFLOP/s | % GEMM peak (wall / CPU) |\n";
   o << "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
   for (const auto& c : r.results) {
     if (c.status != "ok") {
@@ -163,9 +163,16 @@ std::string render_md(const Report& r) {
       << num(c.pairs_per_s) << " | " << num(c.tokens_per_s) << " | " << num(c.tokens_per_pair) << " | "
       << num(c.forward_ms) << " | " << fixed(100 * c.tokenize_share, 1) << " | " << fixed(100 * c.cpu_util, 0)
       << " | " << num(c.peak_rss_mb) << " | "
-      << num(c.activation_mb) << " | " << num(c.gflops) << " | " << (c.pct_peak >= 0 ? fixed(c.pct_peak, 1) : "-")
+      << num(c.activation_mb) << " | " << num(c.gflops) << " | "
+      << (c.pct_peak >= 0 ? fixed(c.pct_peak, 0) + " / " + (c.pct_peak_cpu >= 0 ? fixed(c.pct_peak_cpu, 0) : "-") : "-")
       << " |\n";
   }
+  bool first_note = true;
+  for (const auto& c : r.results)
+    if (c.status == "ok" && !c.note.empty()) {
+      o << (first_note ? "\n" : "") << "- " << c.dtype << " batch " << c.batch << ": " << md_escape(c.note) << "\n";
+      first_note = false;
+    }
   o << "\n## Recommendation\n\n";
   if (r.best >= 0) {
     o << "- **Best throughput**: " << describe(r, r.results[r.best]) << "\n";
@@ -200,7 +207,9 @@ std::string render_md(const Report& r) {
                     : " (could not be reset: peak since process start)")
     << "; activations MB = peak RSS - the dtype's resident baseline.\n";
   o << "- GFLOP/s is end-to-end (batch latency, tokenization included); " << kFlopFormula
-    << ". % GEMM peak compares with the measured peak of the same dtype (int8: u8s8 GOP/s).\n";
+    << ". % GEMM peak compares with the measured peak of the same dtype (int8: u8s8 GOP/s): wall = FLOP/s "
+       "over GEMM-peak FLOP/s; CPU = FLOPs per CPU-second over the GEMM's FLOPs per CPU-second, which stays "
+       "meaningful when other load hit the two measurements differently (wall over 100 % is a sign of that).\n";
   o << "- `*` marks the recommended rows. Total run time: " << num(r.total_s) << " s"
     << (r.max_seconds > 0 ? " (time budget " + num(r.max_seconds) + " s; --max-seconds 0 lifts it)" : "") << ".\n";
   for (const auto& n : r.notes) o << "- " << md_escape(n) << "\n";
@@ -217,7 +226,7 @@ std::string render_csv(const Report& r) {
   auto v = [](double x) { return std::isfinite(x) ? fixed(x, 6) : std::string(); };
   o << "model,dtype,batch_size,status,repeats,forward_repeats,batch_ms_mean,batch_ms_p50,batch_ms_p90,pair_ms,"
        "pairs_per_s,tokens_per_s,tokens_per_pair,forward_ms,forward_pairs_per_s,tokenize_ms,tokenize_share,"
-       "cpu_seconds,cpu_util,pairs_per_cpu_s,peak_rss_mb,activation_mb,gflops,pct_gemm_peak,recommendation,note\n";
+       "cpu_seconds,cpu_util,pairs_per_cpu_s,peak_rss_mb,activation_mb,gflops,pct_gemm_peak,pct_gemm_peak_cpu,recommendation,note\n";
   for (const auto& c : r.results) {
     const bool ok = c.status == "ok";
     o << q(r.model.name) << "," << c.dtype << "," << c.batch << "," << c.status << ",";
@@ -227,9 +236,10 @@ std::string render_csv(const Report& r) {
         << v(c.tokens_per_pair) << "," << v(c.forward_ms) << "," << v(c.forward_pairs_per_s) << ","
         << v(c.tokenize_ms) << "," << v(c.tokenize_share) << "," << v(c.cpu_s) << "," << v(c.cpu_util) << ","
         << v(c.pairs_per_cpu_s) << "," << v(c.peak_rss_mb) << "," << v(c.activation_mb)
-        << "," << v(c.gflops) << "," << (c.pct_peak >= 0 ? v(c.pct_peak) : "") << ",";
+        << "," << v(c.gflops) << "," << (c.pct_peak >= 0 ? v(c.pct_peak) : "") << ","
+        << (c.pct_peak_cpu >= 0 ? v(c.pct_peak_cpu) : "") << ",";
     } else {
-      o << ",,,,,,,,,,,,,,,,,,,,";
+      o << ",,,,,,,,,,,,,,,,,,,,,";
     }
     o << join(c.tags, ";") << "," << q(c.note) << "\n";
   }
@@ -256,6 +266,7 @@ std::string render_json(const Report& r) {
                       {"impl", p.impl},
                       {"iterations", p.iterations},
                       {"seconds", p.seconds},
+                      {"cpu_seconds", p.cpu_seconds},
                       {"note", p.note}};
   j["machine"] = {{"cpu", r.cpu.model},
                   {"logical_cpus", r.cpu.logical_cpus},
@@ -313,6 +324,7 @@ std::string render_json(const Report& r) {
       x["gflop_per_pair"] = nn(c.gflop_per_pair);
       x["gflops"] = nn(c.gflops);
       x["pct_gemm_peak"] = c.pct_peak >= 0 ? json(c.pct_peak) : json(nullptr);
+      x["pct_gemm_peak_cpu"] = c.pct_peak_cpu >= 0 ? json(c.pct_peak_cpu) : json(nullptr);
     }
     res.push_back(x);
   }

@@ -48,6 +48,7 @@ struct ConfigResult {
   double gflop_per_pair = 0;     // mean over the measured pairs
   double gflops = 0;             // end-to-end achieved (pair FLOPs / batch latency)
   double pct_peak = -1;          // of the measured GEMM peak of this dtype; < 0: n/a
+  double pct_peak_cpu = -1;      // the same per CPU-second (both sides), robust to other load
   std::vector<std::string> tags; // best_throughput, best_within_budget
 };
 

@@ -64,12 +64,16 @@ int run(const ServeArgs& a) {
     server.stop();
     done = true;
   });
-  // A second signal while draining exits at once.
+  // A second Ctrl-C (SIGINT, over a second after the first) while draining exits at once.
+  // Repeated SIGTERMs are ignored: wrappers such as timeout(1) deliver one to the process
+  // and one to its group, and orchestrators follow up with SIGKILL anyway.
+  const auto first = std::chrono::steady_clock::now();
   const timespec tick{0, 100 * 1000 * 1000};
   while (!done) {
     siginfo_t info;
-    if (sigtimedwait(&stop_set, &info, &tick) > 0) {
-      log_warn("second signal: exiting without finishing the requests in flight");
+    const int s = sigtimedwait(&stop_set, &info, &tick);
+    if (s == SIGINT && std::chrono::steady_clock::now() - first > std::chrono::seconds(1)) {
+      log_warn("second SIGINT: exiting without finishing the requests in flight");
       std::_Exit(130);
     }
   }

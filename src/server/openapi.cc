@@ -19,7 +19,8 @@ json error_responses(const std::string& err, bool auth) {
       {"413", {{"description", "Body over --payload-limit"}, {"content", json_content(ref(err))}}},
       {"422",
        {{"description", "Validation: malformed JSON, invalid UTF-8, wrong field type (named), too many documents, "
-                        "empty query/document, over-long input with truncate=false"},
+                        "empty query/document, query over 250 bytes per token of --max-length, over-long input with "
+                        "truncate=false"},
         {"content", json_content(ref(err))}}},
       {"424", {{"description", "Backend (inference) failure"}, {"content", json_content(ref(err))}}},
       {"429",

@@ -230,6 +230,16 @@ void Server::Impl::handle_rerank(const httplib::Request& req, httplib::Response&
   std::size_t npairs = 0;
   try {
     check_auth(req);
+    // Saturated: refuse before parsing (cheap under a flood of retries). The body's
+    // dialect is guessed from its keys for the error shape.
+    if (in_flight_.load() >= static_cast<std::size_t>(opts_.max_concurrent_pairs)) {
+      if (!fixed && req.body.find("\"texts\"") == std::string::npos &&
+          req.body.find("\"documents\"") != std::string::npos)
+        dialect = Dialect::kJina;
+      throw ApiError(429, "Overloaded",
+                     "Model is overloaded: " + std::to_string(in_flight_.load()) +
+                         " pairs in flight, --max-concurrent-pairs " + std::to_string(opts_.max_concurrent_pairs));
+    }
     const json body = parse_body(req.body);
     if (!fixed) dialect = detect_dialect(body);
     DecodeLimits limits;
@@ -239,6 +249,13 @@ void Server::Impl::handle_rerank(const httplib::Request& req, httplib::Response&
     npairs = n;
     if (r.truncate_left)
       throw ApiError(422, "Validation", "`truncation_direction` \"left\" is not supported; use \"right\"");
+    // The query is tokenized once per document (Engine::encode takes the pair), so an
+    // outsized query multiplies work; as TEI, allow 250 bytes per token of --max-length.
+    const std::size_t max_query = static_cast<std::size_t>(opts_.max_length) * 250;
+    if (r.query.size() > max_query)
+      throw ApiError(422, "Validation",
+                     "`query` is too long: " + std::to_string(r.query.size()) + " bytes > " +
+                         std::to_string(max_query) + " (250 x --max-length)");
 
     // Admission: pairs in flight (TEI counts one permit per text). Never blocks.
     std::size_t cur = in_flight_.load();

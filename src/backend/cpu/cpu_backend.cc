@@ -244,7 +244,10 @@ std::vector<float> CpuBackend::forward(const PackedBatch& batch) {
   const int S = batch.num_seqs();
   if (S <= 0) return {};
   const int T = batch.total_tokens();
-  const int Lmax = std::max<int>(batch.max_seqlen, 1);
+  // Longest sequence from cu_seqlens itself (scratch sizes depend on it; do not trust a
+  // hand-built batch's max_seqlen).
+  int Lmax = 1;
+  for (int s = 0; s < S; ++s) Lmax = std::max(Lmax, batch.cu_seqlens[s + 1] - batch.cu_seqlens[s]);
   const ModelConfig& c = w_->config;
   const int H = H_, I = I_, nthr = omp_get_max_threads();
   const float eps = c.layer_norm_eps;
