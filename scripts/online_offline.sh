@@ -92,8 +92,9 @@ online_run() {
   curl -s "http://127.0.0.1:$PORT/metrics" >"$WORK/metrics.txt"
   batches=$(awk '/^crossrank_batch_size_(sum|count) / {v[$1] = $2} END {if (v["crossrank_batch_size_count"] > 0) printf "%.1f", v["crossrank_batch_size_sum"] / v["crossrank_batch_size_count"]}' "$WORK/metrics.txt")
   busy=$(awk -v d="$DUR" '/^crossrank_inference_duration_seconds_sum / {printf "%.0f", 100 * $2 / d}' "$WORK/metrics.txt")
+  fwd=$(awk '/^crossrank_batch_size_sum / {p = $2} /^crossrank_inference_duration_seconds_sum / {t = $2} END {if (t > 0) printf "%.1f", p / t}' "$WORK/metrics.txt")
   kill -TERM "$SERVER_PID"; wait "$SERVER_PID" || true; SERVER_PID=""
-  echo "  online: 32 connections x 20 passages for ${DUR} s: $rps req/s -> $pps pairs/s (statuses $st; mean batch $batches pairs; worker in forward >= ${busy}% of the time)" >&2
+  echo "  online: 32 connections x 20 passages for ${DUR} s: $rps req/s -> $pps pairs/s (statuses $st; mean batch $batches pairs; worker in forward >= ${busy}% of the time, at $fwd pairs/s)" >&2
   ONLINE_PPS=$pps
 }
 

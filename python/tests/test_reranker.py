@@ -58,14 +58,6 @@ def _folder_engine(folder: Path, truncation: str) -> Reranker:
     return _ENGINES[key]
 
 
-def _pad_inside(folder: Path, ids: list) -> bool:
-    """XLM-R sequence with <pad> (id 1) inside the text: HF gives such tokens position
-    padding_idx and does not count them (create_position_ids_from_input_ids); the engine
-    numbers positions sequentially. Known engine issue, reported; xfail until fixed."""
-    cfg = json.loads((folder / "config.json").read_text())
-    return cfg.get("model_type") == "xlm-roberta" and cfg.get("pad_token_id", 1) in ids[1:-1]
-
-
 @pytest.mark.skipif(not GOLDEN_FOLDERS, reason="no tests/data/models/*/golden.jsonl yet")
 @pytest.mark.parametrize("folder", GOLDEN_FOLDERS, ids=lambda p: p.name)
 def test_golden(folder: Path) -> None:
@@ -77,7 +69,7 @@ def test_golden(folder: Path) -> None:
     assert len(cases) > 10
     groups: dict = {}
     by_ids = []
-    problems, known = [], []
+    problems = []
     for n, c in enumerate(cases, 1):
         trunc = c.get("truncation") or "flagembedding"
         if c.get("query") is None:
@@ -94,8 +86,7 @@ def test_golden(folder: Path) -> None:
     def check(n: int, got: float) -> None:
         want = cases[n - 1]["logit"]
         if got != pytest.approx(want, rel=1e-5, abs=1e-4):
-            (known if _pad_inside(folder, cases[n - 1]["ids"]) else problems).append(
-                f"line {n}: logit {got:.6f}, HF {want:.6f}")
+            problems.append(f"line {n}: logit {got:.6f}, HF {want:.6f}")
 
     text_cases = 0
     for (trunc, ml), lines in groups.items():
@@ -118,8 +109,6 @@ def test_golden(folder: Path) -> None:
             check(n, s)
     assert text_cases > 0
     assert not problems, f"{folder.name}: {len(problems)} mismatches:\n" + "\n".join(problems[:10])
-    if known:
-        pytest.xfail(f"{folder.name}: <pad> inside the text (HF position ids skip it): " + "; ".join(known))
 
 
 def test_model_folder_opens_when_present() -> None:

@@ -315,7 +315,7 @@ void Server::Impl::handle_rerank(const httplib::Request& req, httplib::Response&
     }
     // Wait, polling the connection: pairs of a client that went away are dropped by the
     // worker before they run (cpp-httplib patch: Request::is_connection_closed).
-    while (!job->wait_for(std::chrono::milliseconds(20))) {
+    while (!job->wait_for(std::chrono::milliseconds(50))) {
       if (req.is_connection_closed()) {
         job->cancel();
         throw ApiError(499, "ClientClosed", "client closed the connection");

@@ -18,6 +18,12 @@
 // Parallelism: GEMMs use oneDNN's OpenMP threading over M/N; row kernels are
 // `omp parallel for` over tokens; attention over (sequence, head) tasks, dynamically.
 //
+// Measured (bench/cpu_backend_bench --peak --profile, synthetic v2-m3, 24 layers, 2 threads,
+// CPU-time normalised because the shared machine was oversubscribed): 8 x 512 tokens
+// fp32 158 GFLOP/s executed = 98% of the fp32 GEMM peak (161) on the same shapes; int8 310 =
+// 95% of the int8 peak (326); time split fp32: GEMMs 90%, attention 9.4%, LN 0.3%;
+// int8: GEMMs 72%, attention (fp32) 17.5%, dequant/LN/quant rows 5%.
+//
 // Weights: each Linear keeps its own converted copy in oneDNN's layout (fp32: +1.2 GB for
 // v2-m3's layers on top of the ModelWeights, bf16-emulated the same, int8: +0.3 GB).
 //
