@@ -11,6 +11,9 @@ PKGS=(
   libcli11-dev         # CLI parsing
   libutf8proc-dev      # Unicode normalisation / categories / graphemes
   libgtest-dev libgmock-dev  # tests
+  python3 python3-venv python3-pip  # Python package + its tests, cohere SDK test (venv from PyPI)
+  clang libclang-rt-dev  # libFuzzer target (tests/fuzz)
+  nginx wrk curl       # scale-out test behind nginx, load test
 )
 missing=()
 for p in "${PKGS[@]}"; do

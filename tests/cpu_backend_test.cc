@@ -402,7 +402,7 @@ TEST(CpuBackend, ActivationBytesBound) {
 // ---------------------------------------------------------------------------------------
 // Real architecture shapes (synthetic weights, seed 0) against the Python goldens.
 
-void check_golden(const char* model, float tol) {
+void check_golden(const char* model, float tol, float bf16_tol = 3e-2f) {
   const std::string path = test::test_data(std::string("goldens/synthetic-") + model + ".json");
   if (!std::filesystem::exists(path)) GTEST_SKIP() << path << " not present";
   const auto j = nlohmann::json::parse(test::read_file(path));
@@ -427,10 +427,33 @@ void check_golden(const char* model, float tol) {
   }
   std::printf("    [%s] max|d| = %.3g over %zu cases\n", model, d, want.size());
   EXPECT_LE(d, tol);
+  be.reset();
+  // The reduced-precision gates on the same goldens (cases up to 1024 tokens; the 8192
+  // one would double the test's time): bf16 max |dlogit| <= 3e-2; int8 reported (its
+  // gate is ranking agreement, tests/quality_gate_test.cc).
+  // The XLM-R shapes take a wider bf16_tol: their random-weight logits reach 3.0 (base) and
+  // 4.9 (v2-m3), and bf16 itself moves them more than 3e-2. Measured on the same cases
+  // (scripts/make_goldens.py's model, torch 2.15), max |d| against fp32:
+  //   base:  torch autocast bf16 0.048, torch .to(bfloat16) 0.148, crossrank bf16 0.042;
+  //   v2-m3: torch autocast bf16 0.150, torch .to(bfloat16) 0.529, crossrank bf16 0.103.
+  std::vector<EncodedPair> short_pairs;
+  std::vector<float> short_want;
+  for (size_t i = 0; i < pairs.size(); ++i)
+    if (pairs[i].ids.size() <= 1024) short_pairs.push_back(pairs[i]), short_want.push_back(want[i]);
+  for (DType dt : {DType::kBf16, DType::kInt8}) {
+    auto lp = make_cpu_backend(w, dt);
+    const auto g = lp->forward(pack(short_pairs, c));
+    float dd = 0.f;
+    for (size_t i = 0; i < g.size(); ++i) dd = std::max(dd, std::fabs(g[i] - short_want[i]));
+    std::printf("    [%s %s] max|d| vs golden = %.3g over %zu cases\n", model, dt_name(dt), dd, g.size());
+    if (dt == DType::kBf16) {
+      EXPECT_LE(dd, bf16_tol);
+    }
+  }
 }
 
-TEST(CpuBackend, SlowV2M3Shape) { check_golden("bge-reranker-v2-m3", 1e-3f); }
-TEST(CpuBackend, SlowBgeRerankerBaseShape) { check_golden("bge-reranker-base", 1e-3f); }
+TEST(CpuBackend, SlowV2M3Shape) { check_golden("bge-reranker-v2-m3", 1e-3f, 0.12f); }
+TEST(CpuBackend, SlowBgeRerankerBaseShape) { check_golden("bge-reranker-base", 1e-3f, 5e-2f); }
 TEST(CpuBackend, SlowMiniLmShape) { check_golden("ms-marco-MiniLM-L-6-v2", 1e-3f); }
 
 }  // namespace

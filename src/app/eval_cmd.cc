@@ -92,48 +92,6 @@ Run run_engine(const EvalOptions& o, const EvalDataset& ds, DType dtype, const S
   return r;
 }
 
-// How far `b`'s rankings move from `a`'s.
-struct Agreement {
-  double ndcg10 = 0;  // mean NDCG@10 of b's ranking with a's scores (shifted to >= 0) as gains
-  double spearman = 0, kendall = 0;  // means over lists (lists of one candidate skipped)
-  double top1 = 0;                   // share of lists whose top candidate is the same
-  double max_abs_delta = 0, mean_abs_delta = 0;
-};
-
-Agreement agreement(const Run& a, const Run& b) {
-  Agreement g;
-  std::size_t lists = 0, corr_lists = 0, pairs = 0;
-  for (std::size_t l = 0; l < a.scores.size(); ++l) {
-    const auto& sa = a.scores[l];
-    const auto& sb = b.scores[l];
-    if (sa.empty()) continue;
-    ++lists;
-    const double lo = *std::min_element(sa.begin(), sa.end());
-    std::vector<double> gains(sa.size());
-    for (std::size_t i = 0; i < sa.size(); ++i) gains[i] = sa[i] - lo;
-    // All-equal reference scores give no ranking to preserve: count as perfect.
-    g.ndcg10 += lo == *std::max_element(sa.begin(), sa.end()) ? 1.0 : ndcg_at_k(sb, gains, 10);
-    g.top1 += rank_order(sa)[0] == rank_order(sb)[0];
-    if (sa.size() >= 2) {
-      g.spearman += spearman(sa, sb);
-      g.kendall += kendall_tau_b(sa, sb);
-      ++corr_lists;
-    }
-    for (std::size_t i = 0; i < sa.size(); ++i) {
-      const double d = std::fabs(sa[i] - sb[i]);
-      g.max_abs_delta = std::max(g.max_abs_delta, d);
-      g.mean_abs_delta += d;
-      ++pairs;
-    }
-  }
-  g.ndcg10 /= std::max<std::size_t>(lists, 1);
-  g.top1 /= std::max<std::size_t>(lists, 1);
-  g.spearman /= std::max<std::size_t>(corr_lists, 1);
-  g.kendall /= std::max<std::size_t>(corr_lists, 1);
-  g.mean_abs_delta /= std::max<std::size_t>(pairs, 1);
-  return g;
-}
-
 std::string f4(double x) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.4f", x);
@@ -175,7 +133,7 @@ int run_eval(EvalOptions& o) {
   runs.push_back(run_engine(o, ds, dtype, so));
   if (comparing) runs.push_back(run_engine(o, ds, cmp_dtype, so));
   Agreement agree;
-  if (comparing) agree = agreement(runs[0], runs[1]);
+  if (comparing) agree = ranking_agreement(runs[0].scores, runs[1].scores);
 
   const char* ld = so.long_doc == LongDoc::kChunk ? "chunk" : "truncate";
   std::string text;

@@ -109,4 +109,42 @@ double kendall_tau_b(std::span<const double> a, std::span<const double> b) {
   return denom > 0 ? (concordant - discordant) / denom : 0.0;
 }
 
+Agreement ranking_agreement(const std::vector<std::vector<double>>& a, const std::vector<std::vector<double>>& b) {
+  check_sizes(a.size(), b.size());
+  Agreement g;
+  std::size_t lists = 0, corr_lists = 0, pairs = 0;
+  for (std::size_t l = 0; l < a.size(); ++l) {
+    const auto& sa = a[l];
+    const auto& sb = b[l];
+    check_sizes(sa.size(), sb.size());
+    if (sa.empty()) continue;
+    ++lists;
+    const double lo = *std::min_element(sa.begin(), sa.end());
+    std::vector<double> gains(sa.size());
+    for (std::size_t i = 0; i < sa.size(); ++i) gains[i] = sa[i] - lo;
+    // All-equal reference scores give no ranking to preserve: count as perfect.
+    const double n10 = lo == *std::max_element(sa.begin(), sa.end()) ? 1.0 : ndcg_at_k(sb, gains, 10);
+    g.ndcg10 += n10;
+    g.min_ndcg10 = std::min(g.min_ndcg10, n10);
+    g.top1 += rank_order(sa)[0] == rank_order(sb)[0];
+    if (sa.size() >= 2) {
+      g.spearman += spearman(sa, sb);
+      g.kendall += kendall_tau_b(sa, sb);
+      ++corr_lists;
+    }
+    for (std::size_t i = 0; i < sa.size(); ++i) {
+      const double d = std::fabs(sa[i] - sb[i]);
+      g.max_abs_delta = std::max(g.max_abs_delta, d);
+      g.mean_abs_delta += d;
+      ++pairs;
+    }
+  }
+  g.ndcg10 /= std::max<std::size_t>(lists, 1);
+  g.top1 /= std::max<std::size_t>(lists, 1);
+  g.spearman /= std::max<std::size_t>(corr_lists, 1);
+  g.kendall /= std::max<std::size_t>(corr_lists, 1);
+  g.mean_abs_delta /= std::max<std::size_t>(pairs, 1);
+  return g;
+}
+
 }  // namespace crossrank::eval

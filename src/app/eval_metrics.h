@@ -28,4 +28,15 @@ double average_precision(std::span<const double> scores, std::span<const double>
 double spearman(std::span<const double> a, std::span<const double> b);
 double kendall_tau_b(std::span<const double> a, std::span<const double> b);
 
+// How far ranking `b` moves from reference ranking `a`, over lists of equal sizes
+// (a[l][i] and b[l][i] score the same candidate). Means over lists.
+struct Agreement {
+  double ndcg10 = 0;  // NDCG@10 of b's ranking with a's scores (shifted to >= 0) as gains
+  double spearman = 0, kendall = 0;  // lists of one candidate skipped
+  double top1 = 0;                   // share of lists whose top candidate is the same
+  double min_ndcg10 = 1;             // the worst list
+  double max_abs_delta = 0, mean_abs_delta = 0;
+};
+Agreement ranking_agreement(const std::vector<std::vector<double>>& a, const std::vector<std::vector<double>>& b);
+
 }  // namespace crossrank::eval

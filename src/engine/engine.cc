@@ -93,9 +93,11 @@ std::unique_ptr<Tokenizer> synthetic_tokenizer(const ModelConfig& c) {
 
 class EngineImpl final : public Engine {
  public:
-  EngineImpl(std::string name, ModelConfig config, std::shared_ptr<const ModelWeights> weights,
+  // `weights` is ours alone: the CPU backend packs its own copies of the Linear matrices,
+  // and the source matrices are then released (release_layer_linears).
+  EngineImpl(std::string name, ModelConfig config, std::shared_ptr<ModelWeights> weights,
              std::unique_ptr<Tokenizer> tok, const EngineOptions& opts)
-      : config_(std::move(config)), weights_(std::move(weights)), tok_(std::move(tok)) {
+      : config_(std::move(config)), weights_(weights), tok_(std::move(tok)) {
     if (opts.threads > 0) omp_set_num_threads(opts.threads);
     budget_ = opts.memory_budget_mb ? opts.memory_budget_mb << 20 : default_budget_bytes();
     BackendKind kind = opts.backend;
@@ -111,6 +113,7 @@ class EngineImpl final : public Engine {
       default:
         if (opts.dtype == DType::kFp16) throw Error("fp16 is a GPU dtype; on CPU use bf16");
         backend_ = make_cpu_backend(weights_, opts.dtype);
+        release_layer_linears(*weights);
     }
     kind_ = kind;
     info_.name = std::move(name);

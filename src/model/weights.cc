@@ -1,5 +1,8 @@
 #include "model/weights.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <cstring>
 #include <functional>
 
@@ -123,7 +126,7 @@ void synthetic_fill(const std::string& name, std::uint64_t seed, float* out, std
   }
 }
 
-std::shared_ptr<const ModelWeights> synthetic_weights(const ModelConfig& config, std::uint64_t seed) {
+std::shared_ptr<ModelWeights> synthetic_weights(const ModelConfig& config, std::uint64_t seed) {
   auto w = std::make_shared<ModelWeights>();
   w->config = config;
   for (const Spec& s : tensor_specs(config, *w)) {
@@ -137,7 +140,7 @@ std::shared_ptr<const ModelWeights> synthetic_weights(const ModelConfig& config,
   return w;
 }
 
-std::shared_ptr<const ModelWeights> load_weights(const std::string& model_dir, const ModelConfig& config) {
+std::shared_ptr<ModelWeights> load_weights(const std::string& model_dir, const ModelConfig& config) {
   auto w = std::make_shared<ModelWeights>();
   w->config = config;
   w->store = std::make_shared<TensorStore>(model_dir);
@@ -181,6 +184,38 @@ std::shared_ptr<const ModelWeights> load_weights(const std::string& model_dir, c
     w->owned.push_back(std::move(buf));
   }
   return w;
+}
+
+std::size_t release_layer_linears(ModelWeights& w) {
+  const auto H = static_cast<std::size_t>(w.config.hidden), I = static_cast<std::size_t>(w.config.intermediate);
+  const std::size_t page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+  std::size_t released = 0;
+  auto release = [&](const float*& p, std::size_t n) {
+    if (!p) return;
+    bool found = false;
+    for (auto& buf : w.owned)
+      if (buf.data() == p) {
+        released += buf.capacity() * sizeof(float);
+        std::vector<float>().swap(buf);
+        found = true;
+        break;
+      }
+    if (!found) {  // mmap'd: drop the whole pages inside the tensor
+      const auto lo = (reinterpret_cast<std::uintptr_t>(p) + page - 1) / page * page;
+      const auto hi = (reinterpret_cast<std::uintptr_t>(p + n)) / page * page;
+      if (hi > lo && ::madvise(reinterpret_cast<void*>(lo), hi - lo, MADV_DONTNEED) == 0) released += hi - lo;
+    }
+    p = nullptr;
+  };
+  for (auto& L : w.layers) {
+    release(L.q_w, H * H);
+    release(L.k_w, H * H);
+    release(L.v_w, H * H);
+    release(L.attn_out_w, H * H);
+    release(L.inter_w, I * H);
+    release(L.out_w, H * I);
+  }
+  return released;
 }
 
 }  // namespace crossrank
