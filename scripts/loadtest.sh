@@ -42,41 +42,12 @@ done
 command -v wrk >/dev/null || { echo "wrk not found (apt-get install wrk)" >&2; exit 2; }
 [ -x "$BIN" ] || { echo "$BIN not found (build first or pass --bin)" >&2; exit 2; }
 WORK=$(mktemp -d /tmp/crossrank_load.XXXXXX)
-SERVER_PID=""
-cleanup() {
-  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill -TERM "$SERVER_PID" 2>/dev/null || true
-    for _ in $(seq 1 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$SERVER_PID" 2>/dev/null || true
-  fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+source "$ROOT/scripts/serve_lib.sh"
 
 # wrk script: 32 deterministic 20-document bodies, rotated; per-status counts in done().
 python3 "$ROOT/scripts/loadgen.py" --words "$WORDS" --lua "$WORK/load.lua"
 
 rss_mb() { awk '/VmRSS/ {printf "%.1f", $2/1024}' "/proc/$SERVER_PID/status" 2>/dev/null || echo "?"; }
-
-start_server() {  # extra args...
-  "$BIN" serve --model "$MODEL" --host 127.0.0.1 --port "$PORT" --cache-mb 0 --threads "$THREADS" "$@" \
-    >"$WORK/server.log" 2>&1 &
-  SERVER_PID=$!
-  for _ in $(seq 1 600); do
-    if curl -sf -o /dev/null "http://127.0.0.1:$PORT/health"; then return 0; fi
-    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/server.log"; echo "server died" >&2; exit 1; }
-    sleep 0.2
-  done
-  echo "server not healthy after 120 s" >&2; exit 1
-}
-
-STOP_RC=""
-stop_server() {  # sets STOP_RC (not in a subshell: wait needs the server as our child)
-  kill -TERM "$SERVER_PID"
-  STOP_RC=0
-  wait "$SERVER_PID" || STOP_RC=$?
-  SERVER_PID=""
-}
 
 # ms from wrk's latency strings (e.g. 812.33us, 1.20s, 45.10ms, 2.00m).
 to_ms() {

@@ -37,16 +37,7 @@ while [ $# -gt 0 ]; do
 done
 command -v wrk >/dev/null || { echo "wrk not found (apt-get install wrk)" >&2; exit 2; }
 WORK=$(mktemp -d /tmp/crossrank_onoff.XXXXXX)
-SERVER_PID=""
-cleanup() {
-  if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    kill -TERM "$SERVER_PID" 2>/dev/null || true
-    for _ in $(seq 1 100); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$SERVER_PID" 2>/dev/null || true
-  fi
-  rm -rf "$WORK"
-}
-trap cleanup EXIT
+source "$ROOT/scripts/serve_lib.sh"
 now() { date +%s.%N; }
 
 python3 "$ROOT/scripts/loadgen.py" --words "$WORDS" --lua "$WORK/load.lua" --pairs "$WORK/pairs.jsonl" --repeat "$REPEAT"
@@ -74,13 +65,7 @@ offline_run() {
 # Runs in this shell (not $(...)), so that the EXIT trap can always stop the server.
 ONLINE_PPS=""
 online_run() {
-  "$BIN" serve --model "$MODEL" --threads "$THREADS" --host 127.0.0.1 --port "$PORT" --cache-mb 0 >"$WORK/server.log" 2>&1 &
-  SERVER_PID=$!
-  for _ in $(seq 1 600); do
-    curl -sf -o /dev/null "http://127.0.0.1:$PORT/health" && break
-    kill -0 "$SERVER_PID" 2>/dev/null || { cat "$WORK/server.log" >&2; exit 1; }
-    sleep 0.2
-  done
+  start_server
   local out rps st pps batches busy
   out=$(timeout $((DUR + 120)) wrk -t 2 -c 32 -d "${DUR}s" --timeout 120s --latency -s "$WORK/load.lua" \
     "http://127.0.0.1:$PORT/rerank")
@@ -93,7 +78,7 @@ online_run() {
   batches=$(awk '/^crossrank_batch_size_(sum|count) / {v[$1] = $2} END {if (v["crossrank_batch_size_count"] > 0) printf "%.1f", v["crossrank_batch_size_sum"] / v["crossrank_batch_size_count"]}' "$WORK/metrics.txt")
   busy=$(awk -v d="$DUR" '/^crossrank_inference_duration_seconds_sum / {printf "%.0f", 100 * $2 / d}' "$WORK/metrics.txt")
   fwd=$(awk '/^crossrank_batch_size_sum / {p = $2} /^crossrank_inference_duration_seconds_sum / {t = $2} END {if (t > 0) printf "%.1f", p / t}' "$WORK/metrics.txt")
-  kill -TERM "$SERVER_PID"; wait "$SERVER_PID" || true; SERVER_PID=""
+  stop_server
   echo "  online: 32 connections x 20 passages for ${DUR} s: $rps req/s -> $pps pairs/s (statuses $st; mean batch $batches pairs; worker in forward >= ${busy}% of the time, at $fwd pairs/s)" >&2
   ONLINE_PPS=$pps
 }

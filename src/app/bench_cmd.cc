@@ -563,19 +563,8 @@ int run_bench(BenchOptions& o) {
   rep.total_s = seconds_since(t_start);
   const std::string text =
       o.format == "json" ? render_json(rep) : o.format == "csv" ? render_csv(rep) : render_md(rep);
-  if (!o.output.empty() && o.output != "-") {
-    std::ofstream out(o.output, std::ios::binary);
-    if (!out) throw Error(o.output + ": cannot open for writing");
-    out << text;
-  } else {
-    std::cout << text;
-    std::cout.flush();
-  }
-  if (!o.plot.empty()) {
-    std::ofstream out(o.plot, std::ios::binary);
-    if (!out) throw Error(o.plot + ": cannot open for writing");
-    out << render_svg(rep);
-  }
+  write_text_output(o.output, text);
+  if (!o.plot.empty() && o.plot != "-") write_text_output(o.plot, render_svg(rep));
   bool any_ok = false;
   for (const auto& c : rep.results) any_ok |= c.status == "ok";
   if (!any_ok) throw Error("no configuration completed (see the notes in the report)");

@@ -21,6 +21,10 @@ struct ScoreArgs {
 // `crossrank score`: one JSON object per pair, in input order: {"index","score"}.
 int run_score(const ScoreArgs& args);
 
+// Writes a command's report to `path`, or to stdout when path is "" or "-". Throws Error
+// naming the file when it cannot be opened.
+void write_text_output(const std::string& path, const std::string& text);
+
 }  // namespace crossrank
 
 namespace CLI { class App; }

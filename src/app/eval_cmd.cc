@@ -197,14 +197,7 @@ int run_eval(EvalOptions& o) {
               std::string(so.normalize ? "sigmoid" : "raw logits") + ").\n";
     }
   }
-  if (!o.output.empty() && o.output != "-") {
-    std::ofstream out(o.output, std::ios::binary);
-    if (!out) throw Error(o.output + ": cannot open for writing");
-    out << text;
-  } else {
-    std::cout << text;
-    std::cout.flush();
-  }
+  write_text_output(o.output, text);
   return 0;
 }
 

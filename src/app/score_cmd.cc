@@ -42,6 +42,18 @@ std::vector<OwnedPair> read_pairs(std::istream& in, const std::string& name) {
 
 }  // namespace
 
+void write_text_output(const std::string& path, const std::string& text) {
+  if (!path.empty() && path != "-") {
+    std::ofstream out(path, std::ios::binary);
+    if (!out) throw Error(path + ": cannot open for writing");
+    out << text;
+    if (!out.flush()) throw Error(path + ": write failed");
+  } else {
+    std::cout << text;
+    std::cout.flush();
+  }
+}
+
 int run_score(const ScoreArgs& a) {
   std::vector<OwnedPair> owned;
   if (!a.input.empty()) {

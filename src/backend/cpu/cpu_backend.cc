@@ -83,16 +83,6 @@ struct ArenaDeleter {
 };
 constexpr std::size_t kKeepArenaBytes = std::size_t(512) << 20;
 
-const char* dtype_name(DType d) {
-  switch (d) {
-    case DType::kFp32: return "fp32";
-    case DType::kBf16: return "bf16";
-    case DType::kInt8: return "int8";
-    case DType::kFp16: return "fp16";
-  }
-  return "?";
-}
-
 class CpuBackend final : public Backend, public CpuBackendInfo {
  public:
   CpuBackend(std::shared_ptr<const ModelWeights> w, DType dtype, const CpuBackendOptions& opts)
@@ -134,7 +124,7 @@ class CpuBackend final : public Backend, public CpuBackendInfo {
       g.ffn2 = mk(GemmPost::kBiasAccumulate, {L.out_w}, {L.out_b}, {H_}, I_);
     }
     const Linear& any = *layers_[0].ffn1;
-    describe_ = std::string("cpu ") + dtype_name(dtype) + ": oneDNN ISA " + caps.isa + ", GEMM " + any.impl_info();
+    describe_ = std::string("cpu ") + to_string(dtype) + ": oneDNN ISA " + caps.isa + ", GEMM " + any.impl_info();
     if (prec_ == GemmPrec::kBf16) describe_ += ", native bf16 matmul";
     if (prec_ == GemmPrec::kBf16Emu) describe_ += ", bf16 EMULATED (bf16-rounded operands, fp32 GEMM: no bf16 matmul on this CPU)";
     if (prec_ == GemmPrec::kInt8)
