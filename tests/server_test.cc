@@ -407,7 +407,7 @@ TEST(Server, HealthInfoOpenApi) {
   json info = json::parse(i->body);
   EXPECT_EQ(info["model_id"], kModel);
   EXPECT_EQ(info["max_input_length"], 512);
-  EXPECT_EQ(info["max_batch_tokens"], 16384);
+  EXPECT_EQ(info["max_batch_tokens"], 2048);  // auto on CPU: max(2048, max_length)
   EXPECT_EQ(info["max_client_batch_size"], 1000);
   EXPECT_EQ(info["version"], version());
   EXPECT_TRUE(info["model_type"].contains("reranker"));

@@ -98,9 +98,11 @@ std::function<int()> setup_serve(CLI::App* sub) {
   sub->add_option("--memory-budget-mb", a->memory_mb, "activation memory per pass (0 = auto)")
       ->capture_default_str()
       ->envname("CROSSRANK_MEMORY_BUDGET_MB");
-  sub->add_option("--max-batch-tokens", s.max_batch_tokens, "token budget of one forward pass (sum over its pairs)")
+  sub->add_option("--max-batch-tokens", s.max_batch_tokens,
+                  "token budget of one forward pass (sum over its pairs); 0 = auto: 16384 on GPU, "
+                  "max(2048, --max-length) on CPU")
       ->capture_default_str()
-      ->check(CLI::PositiveNumber)
+      ->check(CLI::NonNegativeNumber)
       ->envname("CROSSRANK_MAX_BATCH_TOKENS");
   sub->add_option("--max-batch-requests", s.max_batch_requests, "pairs per forward pass (0 = no cap)")
       ->capture_default_str()

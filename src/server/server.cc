@@ -138,6 +138,8 @@ Server::Impl::Impl(Engine& e, ServerOptions o)
   check(opts_.max_length >= 8 && opts_.max_length <= mi.max_length,
         "--max-length " + std::to_string(opts_.max_length) + " outside [8, " + std::to_string(mi.max_length) +
             "] (the model's limit)");
+  if (opts_.max_batch_tokens == 0)
+    opts_.max_batch_tokens = e.backend() == BackendKind::kCuda ? 16384 : std::max(2048, opts_.max_length);
   check(opts_.max_batch_tokens >= opts_.max_length,
         "--max-batch-tokens " + std::to_string(opts_.max_batch_tokens) + " is below --max-length " +
             std::to_string(opts_.max_length) + ": a full-length pair could never run");
