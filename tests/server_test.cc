@@ -514,7 +514,8 @@ TEST(Server, ConcurrentClientsGetCorrectResults) {
       for (int rep = 0; rep < 2; ++rep) {
         auto res = c.Post("/rerank", json{{"query", queries[t]}, {"texts", docs[t]}}.dump(), "application/json");
         if (!res || res->status != 200) {
-          failures[t] = res ? res->body : "no response";
+          failures[t] = res ? res->body : "no response: " + httplib::to_string(res.error()) + " (rep " +
+                                              std::to_string(rep) + ")";
           return;
         }
         json r = json::parse(res->body);

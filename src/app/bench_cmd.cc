@@ -205,8 +205,8 @@ int run_bench(BenchOptions& o) {
   const bool explicit_batches = o.o_batch && o.o_batch->count() > 0;
   double budget = o.max_seconds;
   if (budget < 0) budget = (explicit_repeats || explicit_batches) ? 0 : kDefaultBudgetS;
+  const ModelConfig mc = precheck_model(o.model);
   {
-    const ModelConfig mc = precheck_model(o.model);
     const int specials = mc.arch == Arch::kBert ? 3 : 4;
     if (!spec.seedlike && (spec.len < specials + 2 || spec.len > mc.max_length()))
       throw Error("bad --inputs " + o.inputs + ": N must be in [" + std::to_string(specials + 2) + ", " +
@@ -267,7 +267,7 @@ int run_bench(BenchOptions& o) {
       continue;
     }
     progress.status(std::string("GEMM peak ") + d);
-    rep.peaks.push_back(measure_gemm_peak(d, o.gemm_seconds));
+    rep.peaks.push_back(measure_gemm_peak(d, o.gemm_seconds, peak_shapes(mc.hidden, mc.intermediate)));
     const auto& p = rep.peaks.back();
     progress.log(std::string("GEMM peak ") + d + ": " +
                  (p.ok ? fmt(p.gflops) + (p.dtype == "int8" ? " GOP/s (" : " GFLOP/s (") + p.impl + ")" : p.note));
@@ -520,7 +520,7 @@ int run_bench(BenchOptions& o) {
           c.pct_peak = 100.0 * c.gflops / pk->gflops;
           if (pk->cpu_seconds > 0 && cpu_s > 0)
             c.pct_peak_cpu = 100.0 * (total_flops / cpu_s) /
-                             (2.0 * kGemmM * kGemmN * kGemmK * pk->iterations / pk->cpu_seconds);
+                             (2.0 * pk->m * pk->n * pk->k * pk->iterations / pk->cpu_seconds);
         }
         c.cpu_s = cpu_s;
         c.cpu_util = cpu_s / (total_s * std::max(1, dr.threads));

@@ -8,7 +8,22 @@
 
 namespace crossrank::bench {
 
-GemmPeak measure_gemm_peak(const std::string& dtype, double seconds) {
+std::vector<GemmShape> peak_shapes(int hidden, int intermediate) {
+  std::vector<GemmShape> out{{512, 4096, 1024}};
+  for (int m : {512, 2048})
+    for (GemmShape s : {GemmShape{m, 3 * hidden, hidden}, GemmShape{m, intermediate, hidden},
+                        GemmShape{m, hidden, intermediate}}) {
+      bool dup = s.n <= 0 || s.k <= 0;
+      for (const auto& o : out) dup |= o.m == s.m && o.n == s.n && o.k == s.k;
+      if (!dup) out.push_back(s);
+    }
+  return out;
+}
+
+namespace {
+
+// One shape for ~`seconds`; fills gflops/iterations/seconds/cpu_seconds/impl or note.
+GemmPeak measure_one(const std::string& dtype, double seconds, GemmShape sh) {
   using dt = dnnl::memory::data_type;
   using tag = dnnl::memory::format_tag;
   GemmPeak r;
@@ -31,8 +46,7 @@ GemmPeak measure_gemm_peak(const std::string& dtype, double seconds) {
   try {
     dnnl::engine eng(dnnl::engine::kind::cpu, 0);
     dnnl::stream s(eng);
-    dnnl::memory::desc ad({kGemmM, kGemmK}, a, tag::ab), bd({kGemmK, kGemmN}, b, tag::any),
-        cd({kGemmM, kGemmN}, c, tag::ab);
+    dnnl::memory::desc ad({sh.m, sh.k}, a, tag::ab), bd({sh.k, sh.n}, b, tag::any), cd({sh.m, sh.n}, c, tag::ab);
     dnnl::matmul::primitive_desc pd;
     try {
       pd = dnnl::matmul::primitive_desc(dnnl::matmul::desc(ad, bd, cd), eng);
@@ -75,12 +89,28 @@ GemmPeak measure_gemm_peak(const std::string& dtype, double seconds) {
     } while (el < seconds);
     r.seconds = el;
     r.cpu_seconds = cpu_now() - c0;
-    r.gflops = 2.0 * kGemmM * kGemmN * kGemmK * r.iterations / el / 1e9;
+    r.gflops = 2.0 * sh.m * sh.n * sh.k * r.iterations / el / 1e9;
+    r.m = sh.m, r.n = sh.n, r.k = sh.k;
     r.ok = true;
   } catch (const std::exception& e) {
     r.note = std::string("oneDNN error: ") + e.what();
   }
   return r;
+}
+
+}  // namespace
+
+GemmPeak measure_gemm_peak(const std::string& dtype, double seconds, const std::vector<GemmShape>& shapes) {
+  GemmPeak best;
+  best.dtype = dtype;
+  best.note = "no shape given";
+  for (const auto& sh : shapes) {
+    GemmPeak r = measure_one(dtype, seconds / static_cast<double>(shapes.size()), sh);
+    if (!r.ok) return r;  // no kernel for this dtype: the same for every shape
+    if (!best.ok || r.gflops > best.gflops) best = r;
+  }
+  best.shapes = static_cast<int>(shapes.size());
+  return best;
 }
 
 std::string onednn_description() {

@@ -114,12 +114,14 @@ std::string render_md(const Report& r) {
   o << "- **machine**: " << r.cpu.model << "; " << r.cpu.usable_cpus << " usable CPUs (" << r.cpu.logical_cpus
     << " logical), " << r.threads << " threads used\n";
   o << "- **ISA**: " << r.cpu.isa_string() << " (" << r.onednn << ")\n";
-  o << "- **GEMM peak** (oneDNN matmul M=" << kGemmM << " N=" << kGemmN << " K=" << kGemmK
-    << ", weights format_tag::any, measured now):";
+  o << "- **GEMM peak** (oneDNN matmul, weights format_tag::any, measured now; best of 512x4096x1024 and the "
+       "model's QKV/FFN shapes at M=512 and 2048):";
   for (size_t i = 0; i < r.peaks.size(); ++i) {
     const auto& p = r.peaks[i];
     o << (i ? ";" : "") << " " << p.dtype << " ";
-    if (p.ok) o << num(p.gflops) << (p.dtype == "int8" ? " GOP/s" : " GFLOP/s") << " (" << p.kind << ", " << p.impl << ")";
+    if (p.ok)
+      o << num(p.gflops) << (p.dtype == "int8" ? " GOP/s" : " GFLOP/s") << " (" << p.kind << ", " << p.impl << ", "
+        << p.m << "x" << p.n << "x" << p.k << ")";
     else o << "n/a (" << p.note << ")";
   }
   o << "\n";
@@ -264,6 +266,8 @@ std::string render_json(const Report& r) {
                       {"gflops", p.ok ? json(p.gflops) : json(nullptr)},
                       {"kind", p.kind},
                       {"impl", p.impl},
+                      {"shape", {{"M", p.m}, {"N", p.n}, {"K", p.k}}},
+                      {"shapes_tried", p.shapes},
                       {"iterations", p.iterations},
                       {"seconds", p.seconds},
                       {"cpu_seconds", p.cpu_seconds},
@@ -274,8 +278,7 @@ std::string render_json(const Report& r) {
                   {"threads", r.threads},
                   {"isa", isa},
                   {"onednn", r.onednn},
-                  {"gemm_peak", peaks},
-                  {"gemm_shape", {{"M", kGemmM}, {"N", kGemmN}, {"K", kGemmK}}}};
+                  {"gemm_peak", peaks}};
   j["inputs"] = {{"kind", r.inputs},
                  {"pairs", r.pool_pairs},
                  {"source", r.input_source},
