@@ -594,7 +594,7 @@ std::function<int()> setup_bench(CLI::App* sub) {
                   "time budget: fit repeats and skip configurations that would exceed it (default 270 s unless "
                   "--batch-sizes or --repeats is given; 0 = unlimited)");
   sub->add_option("--max-length", o->max_length, "tokens per seedlike pair incl. specials (default 512)");
-  sub->add_option("--gemm-seconds", o->gemm_seconds, "seconds per GEMM peak measurement (0 = skip)")->group("");
+  sub->add_option("--gemm-seconds", o->gemm_seconds, "seconds per GEMM shape of the peak measurement (0 = skip)")->group("");
   sub->add_flag("--score-only", o->score_only, "skip the pure Engine::forward runs")->group("");
   sub->add_option("--measure-seconds", o->measure_seconds, "stop a configuration's repeats after this much")->group("");
   sub->add_option("--warmup-pairs", o->warmup_pairs, "warm up on the first K pairs of the batch only")->group("");

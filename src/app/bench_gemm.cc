@@ -105,7 +105,7 @@ GemmPeak measure_gemm_peak(const std::string& dtype, double seconds, const std::
   best.dtype = dtype;
   best.note = "no shape given";
   for (const auto& sh : shapes) {
-    GemmPeak r = measure_one(dtype, seconds / static_cast<double>(shapes.size()), sh);
+    GemmPeak r = measure_one(dtype, seconds, sh);
     if (!r.ok) return r;  // no kernel for this dtype: the same for every shape
     if (!best.ok || r.gflops > best.gflops) best = r;
   }

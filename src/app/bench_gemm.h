@@ -1,6 +1,6 @@
 #pragma once
 // Measured GEMM peak of this machine per dtype: oneDNN matmuls with format_tag::any
-// weights, each shape repeated for its share of ~`seconds`; the best shape is the peak.
+// weights, each shape repeated for ~`seconds`; the best shape is the peak.
 // Shapes: M=512, N=4096, K=1024 (a 512-token activation times a 1024x4096 FFN weight)
 // and the model's own at M=512 and 2048 (QKV, FFN in, FFN out). Why several: one fixed
 // shape under-states the peak for small models (MiniLM's end to end ran at 122 % of the
