@@ -20,6 +20,8 @@ What it does, in one run:
                             torch.autocast("cpu", torch.bfloat16)
        onnxruntime          torch.onnx.export fp32 model; int8 = quantize_dynamic (QInt8 weights,
                             dynamic per-tensor uint8 activations); ORT_ENABLE_ALL
+       ctranslate2          its TransformersConverter of the same folder; Encoder with compute_type
+                            float32 / int8_float32; the classification head in numpy
        openvino             the same ONNX files, INFERENCE_PRECISION_HINT pinned to f32 or bf16
                             (OpenVINO silently picks bf16 on AVX512-BF16/AMX CPUs otherwise);
                             int8 = the quantize_dynamic model
@@ -307,6 +309,55 @@ def run_ov(onnx_path: Path, folder: Path, bert: bool, precision: str, pairs, arg
 # report
 
 
+def run_ct2(folder: Path, ct2_dir: Path, bert: bool, compute_type: str, pairs, args) -> dict:
+    """CTranslate2 Encoder (its own converter of the HF folder, weights quantised at load by
+    compute_type); the classification head (on the first token) in numpy from the HF weights."""
+    import ctranslate2
+    import numpy as np
+    from safetensors.numpy import load_file
+
+    if not (ct2_dir / "model.bin").exists():
+        import transformers
+        from ctranslate2.converters import TransformersConverter
+
+        # CTranslate2 4.8's loaders read config.position_embedding_type, which transformers 5
+        # no longer sets; every model here uses absolute positions.
+        for cfg in (transformers.BertConfig, transformers.XLMRobertaConfig):
+            if not hasattr(cfg, "position_embedding_type"):
+                cfg.position_embedding_type = "absolute"
+        t0 = time.time()
+        TransformersConverter(str(folder)).convert(str(ct2_dir), force=True)
+        log(f"ctranslate2 conversion in {time.time() - t0:.0f} s")
+    enc = ctranslate2.Encoder(str(ct2_dir), device="cpu", compute_type=compute_type, intra_threads=args.threads,
+                              inter_threads=1)
+    w = load_file(str(folder / "model.safetensors"))
+    if bert:
+        head = (w["classifier.weight"], w["classifier.bias"])
+    else:
+        head = (w["classifier.dense.weight"], w["classifier.dense.bias"], w["classifier.out_proj.weight"],
+                w["classifier.out_proj.bias"])
+    tok = PairTokenizer(folder, bert)
+    tok.tok.no_padding()
+
+    def run(batch):
+        es = tok.tok.encode_batch([(q, d) for q, d in batch])
+        ids = [e.ids for e in es]
+        out = enc.forward_batch(ids, token_type_ids=[e.type_ids for e in es] if bert else None)
+        if bert:  # CT2 applies BERT's pooler (dense + tanh on [CLS])
+            pooled = np.asarray(out.pooler_output, dtype=np.float32)
+            _ = pooled @ head[0].T + head[1]
+        else:
+            h0 = np.asarray(out.last_hidden_state, dtype=np.float32)[:, 0]
+            _ = np.tanh(h0 @ head[0].T + head[1]) @ head[2].T + head[3]
+        return sum(len(x) for x in ids)
+
+    r = measure(run, pairs, args)
+    r["note"] = f"ctranslate2 {ctranslate2.__version__}, compute_type {compute_type}"
+    del enc
+    gc.collect()
+    return r
+
+
 def render(rows, args, meta) -> str:
     out = []
     out.append(f"## crossrank vs peers: synthetic:{args.model}\n")
@@ -368,7 +419,7 @@ def main() -> int:
     ap.add_argument("--dtypes", default="fp32,bf16,int8", help="crossrank dtypes to run")
     ap.add_argument("--force-bf16", action="store_true",
                     help="run the bf16 rows on a CPU without native bf16 (avx512_bf16 / amx_bf16) too")
-    ap.add_argument("--systems", default="crossrank,st-torch,onnxruntime,openvino")
+    ap.add_argument("--systems", default="crossrank,st-torch,onnxruntime,openvino,ctranslate2")
     ap.add_argument("--workdir", help="keep the model folder / ONNX files here (default: a temp dir, removed)")
     ap.add_argument("--output", help="also write the table (Markdown) and the raw rows (.json) here")
     args = ap.parse_args()
@@ -464,6 +515,9 @@ def main() -> int:
             attempt("openvino", "fp32", lambda: run_ov(onnx32, folder, bert, "f32", pairs, args))
             attempt("openvino", "bf16", lambda: run_ov(onnx32, folder, bert, "bf16", pairs, args))
             attempt("openvino", "int8", lambda: run_ov(onnx32, folder, bert, "f32", pairs, args, int8=True))
+        if "ctranslate2" in peer_systems:
+            attempt("ctranslate2", "fp32", lambda: run_ct2(folder, tmp / "ct2", bert, "float32", pairs, args))
+            attempt("ctranslate2", "int8", lambda: run_ct2(folder, tmp / "ct2", bert, "int8_float32", pairs, args))
     finally:
         if not args.workdir:
             shutil.rmtree(tmp, ignore_errors=True)
