@@ -325,6 +325,20 @@ def run_ct2(folder: Path, ct2_dir: Path, bert: bool, compute_type: str, pairs, a
         for cfg in (transformers.BertConfig, transformers.XLMRobertaConfig):
             if not hasattr(cfg, "position_embedding_type"):
                 cfg.position_embedding_type = "absolute"
+        # The synthetic XLM-R models pair a 250002-row embedding with the 8002-token test
+        # tokenizer; CTranslate2 wants one vocabulary entry per row (ids are fed directly).
+        from ctranslate2.converters import transformers as ct2_tf
+
+        loader = ct2_tf.XLMRobertaLoader
+        if not getattr(loader, "_crossrank_padded", False):
+            base_vocab = loader.get_vocabulary
+
+            def padded_vocab(self, model, tokenizer):
+                tokens = list(base_vocab(self, model, tokenizer))
+                return tokens + [f"<unused_{i}>" for i in range(len(tokens), model.config.vocab_size)]
+
+            loader.get_vocabulary = padded_vocab
+            loader._crossrank_padded = True
         t0 = time.time()
         TransformersConverter(str(folder)).convert(str(ct2_dir), force=True)
         log(f"ctranslate2 conversion in {time.time() - t0:.0f} s")
