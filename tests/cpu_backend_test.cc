@@ -436,6 +436,7 @@ void check_golden(const char* model, float tol, float bf16_tol = 3e-2f) {
   // (scripts/make_goldens.py's model, torch 2.15), max |d| against fp32:
   //   base:  torch autocast bf16 0.048, torch .to(bfloat16) 0.148, crossrank bf16 0.042;
   //   v2-m3: torch autocast bf16 0.150, torch .to(bfloat16) 0.529, crossrank bf16 0.103.
+  // (scripts/bf16_vs_torch.py NAME reproduces the torch figures.)
   std::vector<EncodedPair> short_pairs;
   std::vector<float> short_want;
   for (size_t i = 0; i < pairs.size(); ++i)
