@@ -78,7 +78,7 @@ TEST(Bench, JsonLenInputsAndPlot) {
   REQUIRE_MODEL("synthetic:tiny-bert");
   TempDir tmp;
   const std::string svg = (tmp.path / "bench.svg").string();
-  const RunResult r = run_cli("bench --model synthetic:tiny-bert --batch-sizes 1,4 --inputs len:16 --repeats 2 --threads 1 "
+  const RunResult r = run_cli("bench --model synthetic:tiny-bert --batch-sizes 1,4 --inputs len:16 --repeats 2 --threads 1 --gemm-seconds 0.05 "
                               "--format json --plot '" + svg + "'",
                               tmp);
   ASSERT_EQ(r.rc, 0) << r.err;
