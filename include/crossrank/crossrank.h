@@ -13,11 +13,30 @@
 
 namespace crossrank {
 
+// What kind of failure an Error is; front ends map it (the server to an HTTP status, in
+// one place: src/server/errors.cc).
+enum class ErrorCode {
+  kInvalidInput,  // bad text, option, request field or file contents (the default)
+  kTooLong,       // a pair exceeds max_length where truncation was turned off
+  kNotFound,      // a file, model name or route that does not exist
+  kUnsupported,   // a valid request this build/model/CPU cannot serve (dtype, architecture)
+  kOutOfMemory,   // even a single pair does not fit in memory
+  kOverloaded,    // admission refused (queue full); retry later
+  kUnavailable,   // not ready / shutting down
+  kInternal,      // a bug: please report
+};
+
 // Every user-facing failure (missing file, corrupt weights, bad input text, bad option)
 // is thrown as Error with a one-line message naming the file/field and the problem.
 class Error : public std::runtime_error {
  public:
-  using std::runtime_error::runtime_error;
+  explicit Error(const std::string& msg, ErrorCode code = ErrorCode::kInvalidInput)
+      : std::runtime_error(msg), code_(code) {}
+  Error(ErrorCode code, const std::string& msg) : std::runtime_error(msg), code_(code) {}
+  ErrorCode code() const { return code_; }
+
+ private:
+  ErrorCode code_;
 };
 
 // Compute precision of the forward pass. Logits and sigmoid are always fp32 or better.
@@ -28,6 +47,9 @@ enum class DType { kFp32, kBf16, kInt8, kFp16 };
 //                  (FlagEmbedding FlagReranker.compute_score, the default).
 //  kLongestFirst:  HF tokenizers LongestFirst over the pair (TEI, sentence-transformers).
 enum class Truncation { kFlagEmbedding, kLongestFirst };
+
+// Which end of a text truncation removes tokens from (TEI's truncation_direction).
+enum class TruncationSide { kRight, kLeft };
 
 // Which backend runs the forward pass. kAuto picks CUDA when a GPU is usable, else the
 // optimised CPU backend. kReference is the naive fp32 oracle used by tests.
@@ -62,6 +84,11 @@ struct ScoreOptions {
   int batch_size = 32;         // pairs per forward pass (FlagEmbedding meaning)
   int max_batch_tokens = 0;    // extra cap on tokens per forward pass; 0: none
   bool normalize = false;      // sigmoid of the logit (computed in double)
+  TruncationSide truncation_side = TruncationSide::kRight;  // which end of a text is cut
+  bool truncate = true;        // false: a pair over max_length throws Error(kTooLong)
+  int max_doc_tokens = 0;      // cap on passage tokens before pair truncation (Cohere
+                               // max_tokens_per_doc); 0: none
+  std::string instruction;     // decoder rerankers' task instruction; "": the model's default
   LongDoc long_doc = LongDoc::kTruncate;
   int chunk_overlap = 64;      // kChunk: tokens shared by neighbouring windows
   int max_chunks = 256;        // kChunk: windows scored per passage (the rest is ignored)
@@ -73,15 +100,20 @@ struct Pair {
 };
 
 // A tokenized pair, ready for the model: ids with special tokens and token type ids.
+// shared_prefix: leading tokens that depend only on the query and instruction (decoder
+// rerankers: system prompt + instruction + query), identical for every passage of one
+// query; 0 for encoders. Pairs with equal prefixes may share their K/V in one pass.
 struct EncodedPair {
   std::vector<int32_t> ids;
   std::vector<int32_t> type_ids;
+  int32_t shared_prefix = 0;
 };
 
 struct ModelInfo {
   std::string name;          // folder path or "synthetic:NAME"
-  std::string architecture;  // "XLMRobertaForSequenceClassification" | "BertForSequenceClassification"
-  int layers = 0, hidden = 0, heads = 0, intermediate = 0, vocab_size = 0;
+  std::string architecture;  // as config.json, e.g. "XLMRobertaForSequenceClassification"
+  std::string family;        // "xlm-roberta" | "bert" | "qwen3"
+  int layers = 0, hidden = 0, heads = 0, kv_heads = 0, head_dim = 0, intermediate = 0, vocab_size = 0;
   int max_length = 0;        // longest pair the model accepts (positions), e.g. 8192
   std::int64_t parameters = 0;
 };
@@ -107,6 +139,16 @@ class Engine {
   // Runs one forward pass over already-encoded pairs (no further batching); returns
   // raw fp32 logits in order. Used by the server's dynamic batcher and by tests.
   virtual std::vector<float> forward(std::span<const EncodedPair* const> batch) = 0;
+
+  // Estimated peak activation bytes of one forward pass over `num_seqs` sequences of
+  // `total_tokens` tokens, the longest `max_seqlen` (what the batch policy compares with
+  // memory_budget()).
+  virtual std::size_t activation_bytes(int total_tokens, int max_seqlen, int num_seqs) const = 0;
+  // Activation memory one forward pass may use (EngineOptions::memory_budget_mb or auto).
+  virtual std::size_t memory_budget() const = 0;
+  // Tokens per forward pass the backend runs best at (CPU: a few thousand, so a pass stays
+  // in cache; GPU: 16384 as TEI). Servers use it as their default token budget.
+  virtual int preferred_batch_tokens() const = 0;
 
   virtual const ModelInfo& info() const = 0;
   virtual DType dtype() const = 0;

@@ -9,16 +9,26 @@ namespace crossrank {
 
 int pair_special_tokens(Arch arch) { return arch == Arch::kXlmRoberta ? 4 : 3; }
 
-void truncate_pair(std::vector<int32_t>& q, std::vector<int32_t>& d, int max_length, Truncation mode, Arch arch) {
+namespace {
+// Keeps n tokens of v, dropping from the end (kRight) or the start (kLeft).
+void keep(std::vector<int32_t>& v, size_t n, TruncationSide side) {
+  if (v.size() <= n) return;
+  if (side == TruncationSide::kLeft) v.erase(v.begin(), v.end() - static_cast<long>(n));
+  else v.resize(n);
+}
+}  // namespace
+
+void truncate_pair(std::vector<int32_t>& q, std::vector<int32_t>& d, int max_length, Truncation mode, Arch arch,
+                   TruncationSide side) {
   const int specials = pair_special_tokens(arch);
   if (mode == Truncation::kFlagEmbedding) {
     const size_t q_cap = static_cast<size_t>(max_length) * 3 / 4;
-    if (q.size() > q_cap) q.resize(q_cap);
-    if (d.size() > static_cast<size_t>(max_length)) d.resize(max_length);
+    keep(q, q_cap, side);
+    keep(d, static_cast<size_t>(max_length), side);
     const long total = static_cast<long>(q.size() + d.size()) + specials;
     if (total > max_length) {
       const long remove = total - max_length;
-      if (static_cast<long>(d.size()) > remove) d.resize(d.size() - remove);
+      if (static_cast<long>(d.size()) > remove) keep(d, d.size() - remove, side);
     }
     return;
   }
@@ -36,8 +46,8 @@ void truncate_pair(std::vector<int32_t>& q, std::vector<int32_t>& d, int max_len
     n2 = n1 + budget % 2;
   }
   if (swap) std::swap(n1, n2);
-  if (q.size() > n1) q.resize(n1);
-  if (d.size() > n2) d.resize(n2);
+  keep(q, n1, side);
+  keep(d, n2, side);
 }
 
 EncodedPair build_pair(const std::vector<int32_t>& q, const std::vector<int32_t>& d, Arch arch,
@@ -98,9 +108,19 @@ std::vector<EncodedPair> encode_pair_chunks(const Tokenizer& tok, const ModelCon
 }
 
 EncodedPair encode_pair(const Tokenizer& tok, const ModelConfig& config, std::string_view query,
-                        std::string_view document, int max_length, Truncation mode) {
-  auto [q, d] = tokenize_pair(tok, config, query, document, max_length);
-  truncate_pair(q, d, max_length, mode, config.arch);
+                        std::string_view document, const ScoreOptions& opts) {
+  auto [q, d] = tokenize_pair(tok, config, query, document, opts.max_length);
+  check(opts.max_doc_tokens >= 0, "max_doc_tokens must be >= 0");
+  if (opts.max_doc_tokens > 0) keep(d, static_cast<size_t>(opts.max_doc_tokens), opts.truncation_side);
+  const int specials = pair_special_tokens(config.arch);
+  if (!opts.truncate) {
+    const size_t n = q.size() + d.size() + static_cast<size_t>(specials);
+    if (n > static_cast<size_t>(opts.max_length))
+      throw Error(ErrorCode::kTooLong, "the pair has " + std::to_string(n) + " tokens, more than max_length " +
+                                           std::to_string(opts.max_length) + ", and truncation is off");
+  } else {
+    truncate_pair(q, d, opts.max_length, opts.truncation, config.arch, opts.truncation_side);
+  }
   return build_pair(q, d, config.arch, tok.special());
 }
 

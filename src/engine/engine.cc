@@ -118,6 +118,9 @@ class EngineImpl final : public Engine {
     kind_ = kind;
     info_.name = std::move(name);
     info_.architecture = config_.architecture;
+    info_.family = config_.arch == Arch::kBert ? "bert" : "xlm-roberta";
+    info_.kv_heads = config_.heads;
+    info_.head_dim = config_.head_dim();
     info_.layers = config_.layers;
     info_.hidden = config_.hidden;
     info_.heads = config_.heads;
@@ -131,7 +134,7 @@ class EngineImpl final : public Engine {
   }
 
   EncodedPair encode(std::string_view query, std::string_view document, const ScoreOptions& opts) const override {
-    return encode_pair(*tok_, config_, query, document, opts.max_length, opts.truncation);
+    return encode_pair(*tok_, config_, query, document, opts);
   }
 
   std::vector<float> forward(std::span<const EncodedPair* const> batch) override {
@@ -227,6 +230,11 @@ class EngineImpl final : public Engine {
     return out;
   }
 
+  std::size_t activation_bytes(int total_tokens, int max_seqlen, int num_seqs) const override {
+    return backend_->activation_bytes(total_tokens, max_seqlen, num_seqs);
+  }
+  std::size_t memory_budget() const override { return budget_; }
+  int preferred_batch_tokens() const override { return kind_ == BackendKind::kCuda ? 16384 : 2048; }
   const ModelInfo& info() const override { return info_; }
   DType dtype() const override { return backend_->dtype(); }
   BackendKind backend() const override { return kind_; }
