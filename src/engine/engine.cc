@@ -12,6 +12,7 @@
 
 #include "backend/backend.h"
 #include "batch/encode.h"
+#include "engine/batch_policy.h"
 #include "model/config.h"
 #include "model/weights.h"
 #include "tokenizer/tokenizer.h"
@@ -195,16 +196,15 @@ class EngineImpl final : public Engine {
                      [&](size_t a, size_t b) { return seqs[a]->ids.size() > seqs[b]->ids.size(); });
     std::vector<float> out(n);
     size_t pos = 0;
-    int batch_size = opts.batch_size;
+    BatchPolicy policy(*this, opts.batch_size, opts.max_batch_tokens);
     while (pos < n) {
       size_t take = 0, tokens = 0;
       const int maxlen = static_cast<int>(seqs[order[pos]]->ids.size());
-      while (pos + take < n && take < static_cast<size_t>(batch_size)) {
+      while (pos + take < n) {
         const size_t len = seqs[order[pos + take]]->ids.size();
-        if (take > 0 && opts.max_batch_tokens > 0 && tokens + len > static_cast<size_t>(opts.max_batch_tokens)) break;
-        if (take > 0 && backend_->activation_bytes(tokens + len, maxlen, take + 1) > budget_) {
-          if (!shrink_logged_.exchange(true))
-            log_warn("batch of " + std::to_string(batch_size) + " pairs x " + std::to_string(maxlen) +
+        if (!policy.fits(take + 1, tokens + len, maxlen)) {
+          if (policy.memory_bound(take + 1, tokens + len, maxlen) && !shrink_logged_.exchange(true))
+            log_warn("batch of " + std::to_string(opts.batch_size) + " pairs x " + std::to_string(maxlen) +
                      " tokens exceeds the memory budget (" + std::to_string(budget_ >> 20) +
                      " MiB); running smaller batches");
           break;
@@ -218,10 +218,10 @@ class EngineImpl final : public Engine {
       try {
         logits = forward(batch);
       } catch (const std::bad_alloc&) {
-        if (take == 1) throw Error("out of memory running a single pair of " + std::to_string(maxlen) + " tokens");
-        batch_size = std::max<int>(1, static_cast<int>(take) * 3 / 4);
+        if (!policy.shrink(take))
+          throw Error(ErrorCode::kOutOfMemory, "out of memory running a single pair of " + std::to_string(maxlen) + " tokens");
         log_warn("out of memory on a batch of " + std::to_string(take) + " pairs; retrying with " +
-                 std::to_string(batch_size));
+                 std::to_string(policy.max_seqs()));
         continue;
       }
       for (size_t i = 0; i < take; ++i) out[order[pos + i]] = logits[i];
