@@ -28,7 +28,7 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include "backend/backend.h"
-#include "backend/cpu/cpu_backend.h"
+#include "backend/cpu/cpu_ops.h"
 #include "backend/cpu/gemm.h"
 #include "batch/packed_batch.h"
 #include "model/config.h"
@@ -203,19 +203,20 @@ int main(int argc, char** argv) {
   std::printf("model synthetic:%s layers=%d hidden=%d heads=%d inter=%d, threads=%d, oneDNN isa=%s\n", model.c_str(),
               cfg.layers, cfg.hidden, cfg.heads, cfg.intermediate, omp_get_max_threads(), cpu::gemm_caps().isa.c_str());
   auto t0 = Clock::now();
-  auto w = synthetic_weights(cfg, 0);
+  std::shared_ptr<const TensorMap> w = synthetic_weights(cfg, 0);
   std::printf("synthetic weights: %.1f s\n", secs(t0, Clock::now()));
 
   for (const auto& dts : split(dtypes_arg, ',')) {
     const DType dt = parse_dt(dts);
-    cpu::CpuBackendOptions opts;
+    cpu::CpuOpsOptions opts;
     opts.profile = profile;
-    opts.last_layer_shortcut = shortcut;
+    RunnerOptions ro;
+    ro.last_layer_shortcut = shortcut;
     t0 = Clock::now();
-    auto be = cpu::make_cpu_backend_ex(w, dt, opts);
-    auto& info = dynamic_cast<cpu::CpuBackendInfo&>(*be);
+    auto be = make_backend(cpu::make_cpu_ops_ex(dt, opts), cfg, w, ro);
+    auto& info = dynamic_cast<cpu::CpuOpsInfo&>(be->ops());
     std::printf("\n== %s  (backend construction %.1f s)\n   %s\n", dts.c_str(), secs(t0, Clock::now()),
-                info.describe().c_str());
+                be->describe().c_str());
     for (auto [L, B] : shapes) {
       const PackedBatch batch = make_batch(cfg, L, B, 42);
       if (warmup) be->forward(batch);
@@ -268,13 +269,13 @@ int main(int argc, char** argv) {
   if (ref_layers > 0) {
     ModelConfig rc = cfg;
     rc.layers = ref_layers;
-    auto rw = synthetic_weights(rc, 0);
-    auto ref = make_reference_backend(rw);
+    std::shared_ptr<const TensorMap> rw = synthetic_weights(rc, 0);
+    auto ref = make_reference_backend(rc, rw);
     // No last-layer shortcut here: on a short copy it would skip a large share of the work
     // the reference does, so this is a like-for-like per-layer comparison.
-    cpu::CpuBackendOptions full;
+    RunnerOptions full;
     full.last_layer_shortcut = false;
-    auto fp = cpu::make_cpu_backend_ex(rw, DType::kFp32, full);
+    auto fp = make_backend(make_cpu_ops(DType::kFp32), rc, rw, full);
     std::printf("\n== reference vs cpu fp32 (shortcut off) on a %d-layer copy\n", ref_layers);
     for (auto [L, B] : shapes) {
       const PackedBatch batch = make_batch(rc, L, B, 42);

@@ -1,37 +1,13 @@
-// crossrank command line: argument parsing only; the work is in src/app/.
+// crossrank command line: argument parsing only; the work is in the libraries (src/).
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <exception>
 
-#include "app/commands.h"
+#include "commands.h"
+#include "engine_flags.h"
 
 using namespace crossrank;
 
-namespace {
-
-// Options shared by every subcommand that opens a model; CLI11 stores into `e` as text
-// first so that parse errors name the option.
-struct EngineFlags {
-  std::string dtype = "fp32", backend = "auto";
-  int threads = 0;
-  size_t memory_mb = 0;
-  void add(CLI::App* app) {
-    app->add_option("--dtype", dtype, "fp32 | bf16 | int8 | fp16 (GPU)")->envname("CROSSRANK_DTYPE");
-    app->add_option("--backend", backend, "auto | cpu | ref | cuda")->envname("CROSSRANK_BACKEND");
-    app->add_option("--threads", threads, "worker threads (0 = all cores)")->envname("CROSSRANK_THREADS");
-    app->add_option("--memory-budget-mb", memory_mb, "activation memory per pass (0 = auto)");
-  }
-  EngineOptions get() const {
-    EngineOptions o;
-    o.dtype = parse_dtype(dtype);
-    o.backend = parse_backend(backend);
-    o.threads = threads;
-    o.memory_budget_mb = memory_mb;
-    return o;
-  }
-};
-
-}  // namespace
 
 int main(int argc, char** argv) {
   CLI::App app{"crossrank: fast, exact cross-encoder reranking"};

@@ -12,9 +12,10 @@
 #include <nlohmann/json.hpp>
 
 #include "backend/backend.h"
-#include "backend/cpu/cpu_backend.h"
+#include "backend/cpu/cpu_ops.h"
 #include "backend/cpu/kernels.h"
 #include "batch/packed_batch.h"
+#include "model/architecture.h"
 #include "model/config.h"
 #include "model/weights.h"
 #include "test_util.h"
@@ -22,7 +23,31 @@
 namespace crossrank {
 namespace {
 
-using cpu::CpuBackendOptions;
+using cpu::CpuOpsOptions;
+
+// Synthetic weights with their config (what a backend is built from).
+struct Weights {
+  ModelConfig config;
+  std::shared_ptr<const TensorMap> tensors;
+  const Weights* operator->() const { return this; }
+};
+Weights synthetic(const ModelConfig& c, uint64_t seed) { return {c, synthetic_weights(c, seed)}; }
+
+// Derived fields after a test edits a built-in shape.
+ModelConfig derived(ModelConfig c) {
+  c.kv_heads = c.heads;
+  c.head_dim = c.hidden / c.heads;
+  c.max_length = c.max_position_embeddings - (c.pad_token_id + 1);
+  return c;
+}
+
+std::unique_ptr<Backend> make_cpu_backend(const Weights& w, DType dt, const CpuOpsOptions& o = {},
+                                          const RunnerOptions& r = {}) {
+  return make_backend(cpu::make_cpu_ops_ex(dt, o), w.config, w.tensors, r);
+}
+std::unique_ptr<Backend> make_reference_backend(const Weights& w) {
+  return make_backend(make_reference_ops(), w.config, w.tensors);
+}
 
 const char* dt_name(DType d) {
   return d == DType::kFp32 ? "fp32" : d == DType::kBf16 ? "bf16" : d == DType::kInt8 ? "int8" : "fp16";
@@ -37,7 +62,7 @@ ModelConfig mid_config() {
   c.intermediate = 1024;
   c.vocab_size = 1000;
   c.max_position_embeddings = 1026;
-  return c;
+  return derived(c);
 }
 
 std::vector<EncodedPair> random_pairs(const ModelConfig& c, const std::vector<int>& lengths, uint64_t seed) {
@@ -68,9 +93,7 @@ float max_abs_diff(const std::vector<float>& a, const std::vector<float>& b) {
   return m;
 }
 
-std::shared_ptr<const ModelWeights> tiny(const char* name, uint64_t seed = 3) {
-  return synthetic_weights(synthetic_config(name), seed);
-}
+Weights tiny(const char* name, uint64_t seed = 3) { return synthetic(synthetic_config(name), seed); }
 
 // ---------------------------------------------------------------------------------------
 // Row kernels.
@@ -141,18 +164,18 @@ TEST(CpuBackend, KernelsMatchScalar) {
 // ---------------------------------------------------------------------------------------
 // fp32 against the reference.
 
-void expect_close_to_reference(std::shared_ptr<const ModelWeights> w, const std::vector<int>& lengths, DType dt,
-                               float tol, const CpuBackendOptions& opts = {}) {
+void expect_close_to_reference(const Weights& w, const std::vector<int>& lengths, DType dt, float tol,
+                               const CpuOpsOptions& opts = {}) {
   const auto pairs = random_pairs(w->config, lengths, 11);
   const PackedBatch b = pack(pairs, w->config);
   const auto ref = make_reference_backend(w)->forward(b);
-  auto be = cpu::make_cpu_backend_ex(w, dt, opts);
+  auto be = make_cpu_backend(w, dt, opts);
   const auto got = be->forward(b);
   const float d = max_abs_diff(ref, got);
   float scale = 0.f;
   for (float v : ref) scale = std::max(scale, std::fabs(v));
   std::printf("    [%s %s] max|dlogit| = %.3g (max|logit| %.3g)\n", dt_name(dt),
-              w->config.hidden == 256 ? "mid 4x256" : w->config.arch == Arch::kBert ? "tiny-bert" : "tiny-xlmr", d,
+              w->config.hidden == 256 ? "mid 4x256" : std::string(w->config.family()) == "bert" ? "tiny-bert" : "tiny-xlmr", d,
               scale);
   EXPECT_LE(d, tol);
 }
@@ -166,7 +189,7 @@ TEST(CpuBackend, Fp32MatchesReferenceTinyBert) {
 }
 
 TEST(CpuBackend, Fp32MatchesReferenceMidSize) {
-  expect_close_to_reference(synthetic_weights(mid_config(), 5), {1, 2, 7, 64, 513, 200}, DType::kFp32, 1e-4f);
+  expect_close_to_reference(synthetic(mid_config(), 5), {1, 2, 7, 64, 513, 200}, DType::kFp32, 1e-4f);
 }
 
 TEST(CpuBackend, Fp32MatchesReferenceOddHeadDim) {
@@ -175,14 +198,15 @@ TEST(CpuBackend, Fp32MatchesReferenceOddHeadDim) {
   c.hidden = 48;
   c.heads = 4;
   c.intermediate = 96;
-  expect_close_to_reference(synthetic_weights(c, 4), {1, 2, 7, 64, 300}, DType::kFp32, 1e-4f);
-  expect_close_to_reference(synthetic_weights(c, 4), {1, 2, 7, 64, 300}, DType::kInt8, 5e-2f);
+  c = derived(c);
+  expect_close_to_reference(synthetic(c, 4), {1, 2, 7, 64, 300}, DType::kFp32, 1e-4f);
+  expect_close_to_reference(synthetic(c, 4), {1, 2, 7, 64, 300}, DType::kInt8, 5e-2f);
 }
 
 TEST(CpuBackend, Bf16MatchesReference) {
   expect_close_to_reference(tiny("tiny-xlmr"), {1, 2, 7, 64, 513}, DType::kBf16, 3e-2f);
   expect_close_to_reference(tiny("tiny-bert"), {1, 2, 7, 64, 512}, DType::kBf16, 3e-2f);
-  expect_close_to_reference(synthetic_weights(mid_config(), 5), {1, 2, 7, 64, 513, 200}, DType::kBf16, 3e-2f);
+  expect_close_to_reference(synthetic(mid_config(), 5), {1, 2, 7, 64, 513, 200}, DType::kBf16, 3e-2f);
 }
 
 TEST(CpuBackend, Fp16Throws) {
@@ -230,7 +254,7 @@ double ndcg_at(const std::vector<float>& truth, const std::vector<float>& pred, 
 
 TEST(CpuBackend, Int8RankingAgreement) {
   for (const char* which : {"mid", "tiny-xlmr"}) {
-    auto w = std::string(which) == "mid" ? synthetic_weights(mid_config(), 5) : tiny("tiny-xlmr");
+    auto w = std::string(which) == "mid" ? synthetic(mid_config(), 5) : tiny("tiny-xlmr");
     auto f32 = make_cpu_backend(w, DType::kFp32);
     auto i8 = make_cpu_backend(w, DType::kInt8);
     const int kQueries = 4, kPassages = 60;
@@ -272,7 +296,7 @@ TEST(CpuBackend, Int8RankingAgreement) {
 // Batch composition must not change a sequence's logit.
 
 TEST(CpuBackend, BatchEqualsSingle) {
-  auto w = synthetic_weights(mid_config(), 9);
+  auto w = synthetic(mid_config(), 9);
   const std::vector<int> lens = {1, 2, 7, 64, 513, 30};
   const auto pairs = random_pairs(w->config, lens, 21);
   for (DType dt : {DType::kFp32, DType::kBf16, DType::kInt8}) {
@@ -317,49 +341,50 @@ TEST(CpuBackend, EmptyBatch) {
 // Internal paths must agree with the default path.
 
 TEST(CpuBackend, LastLayerShortcutIsExact) {
-  auto w = synthetic_weights(mid_config(), 13);
+  auto w = synthetic(mid_config(), 13);
   const PackedBatch b = pack(random_pairs(w->config, {1, 3, 64, 513, 17}, 2), w->config);
-  CpuBackendOptions off;
+  RunnerOptions off;
   off.last_layer_shortcut = false;
   for (DType dt : {DType::kFp32, DType::kBf16, DType::kInt8}) {
-    const auto a = cpu::make_cpu_backend_ex(w, dt, {})->forward(b);
-    const auto c = cpu::make_cpu_backend_ex(w, dt, off)->forward(b);
+    const auto a = make_cpu_backend(w, dt)->forward(b);
+    const auto c = make_cpu_backend(w, dt, {}, off)->forward(b);
     std::printf("    [%s] shortcut vs full last layer max|d| = %.3g\n", dt_name(dt), max_abs_diff(a, c));
     EXPECT_LE(max_abs_diff(a, c), dt == DType::kFp32 ? 1e-5f : 1e-3f);
   }
 }
 
 TEST(CpuBackend, AttentionBlockingAndFixedM) {
-  auto w = synthetic_weights(mid_config(), 17);
+  auto w = synthetic(mid_config(), 17);
   const PackedBatch b = pack(random_pairs(w->config, {1, 5, 64, 513, 100}, 4), w->config);
   const auto base = make_cpu_backend(w, DType::kFp32)->forward(b);
-  CpuBackendOptions blk;  // many query blocks and online-softmax key blocks per sequence
+  CpuOpsOptions blk;  // many query blocks and online-softmax key blocks per sequence
   blk.attn_q_block = 5;
   blk.attn_k_block = 16;
-  EXPECT_LE(max_abs_diff(base, cpu::make_cpu_backend_ex(w, DType::kFp32, blk)->forward(b)), 1e-5f);
-  CpuBackendOptions fixed;
+  EXPECT_LE(max_abs_diff(base, make_cpu_backend(w, DType::kFp32, blk)->forward(b)), 1e-5f);
+  CpuOpsOptions fixed;
   fixed.force_fixed_m = true;
-  EXPECT_LE(max_abs_diff(base, cpu::make_cpu_backend_ex(w, DType::kFp32, fixed)->forward(b)), 1e-5f);
-  CpuBackendOptions sg;  // oneDNN sgemm attention blocks instead of the AVX2 kernels
+  EXPECT_LE(max_abs_diff(base, make_cpu_backend(w, DType::kFp32, fixed)->forward(b)), 1e-5f);
+  CpuOpsOptions sg;  // oneDNN sgemm attention blocks instead of the AVX2 kernels
   sg.attn_sgemm = true;
   sg.attn_q_block = 7;
   sg.attn_k_block = 40;
-  EXPECT_LE(max_abs_diff(base, cpu::make_cpu_backend_ex(w, DType::kFp32, sg)->forward(b)), 1e-5f);
+  EXPECT_LE(max_abs_diff(base, make_cpu_backend(w, DType::kFp32, sg)->forward(b)), 1e-5f);
 }
 
 TEST(CpuBackend, LongSequenceMatchesReference) {
   // 3000 tokens with small feature dims: exercises 3 online-softmax key blocks per row.
   ModelConfig c = synthetic_config("tiny-xlmr");
   c.max_position_embeddings = 8194;
-  auto w = synthetic_weights(c, 2);
+  c = derived(c);
+  auto w = synthetic(c, 2);
   const PackedBatch b = pack(random_pairs(c, {3000, 9}, 8), c);
   const auto ref = make_reference_backend(w)->forward(b);
-  auto be = cpu::make_cpu_backend_ex(w, DType::kFp32, {});
+  auto be = make_cpu_backend(w, DType::kFp32);
   const auto got = be->forward(b);
   EXPECT_LE(max_abs_diff(ref, got), 1e-4f);
   // Attention scratch is O(q_block x k_block + L x D) per thread, not L^2: the arena stays
   // linear in T (an L^2 score matrix alone would be 36 MB here).
-  const size_t arena = dynamic_cast<cpu::CpuBackendInfo&>(*be).last_arena_bytes();
+  const size_t arena = be->last_arena_bytes();
   EXPECT_LT(arena, size_t(4) << 20);
 }
 
@@ -375,9 +400,9 @@ long proc_status_kb(const std::string& key) {
 }
 
 TEST(CpuBackend, ActivationBytesBound) {
-  auto w = synthetic_weights(mid_config(), 1);
+  auto w = synthetic(mid_config(), 1);
   for (DType dt : {DType::kFp32, DType::kBf16, DType::kInt8}) {
-    auto be = cpu::make_cpu_backend_ex(w, dt, {});
+    auto be = make_cpu_backend(w, dt);
     const auto pairs = random_pairs(w->config, {513, 513, 400, 64, 1}, 6);
     const PackedBatch b = pack(pairs, w->config);
     // Peak RSS during forward: reset the high-water mark (Linux clear_refs "5"), then VmHWM.
@@ -386,7 +411,7 @@ TEST(CpuBackend, ActivationBytesBound) {
     be->forward(b);
     const long hwm = proc_status_kb("VmHWM");
     const size_t est = be->activation_bytes(b.total_tokens(), b.max_seqlen, b.num_seqs());
-    const size_t arena = dynamic_cast<cpu::CpuBackendInfo&>(*be).last_arena_bytes();
+    const size_t arena = be->last_arena_bytes();
     const size_t rss_growth = hwm_reset && hwm > rss0 ? static_cast<size_t>(hwm - rss0) * 1024 : 0;
     std::printf("    [%s] estimate %.1f MB, arena %.1f MB, peak RSS growth %.1f MB\n", dt_name(dt), est / 1e6,
                 arena / 1e6, rss_growth / 1e6);
@@ -407,7 +432,7 @@ void check_golden(const char* model, float tol, float bf16_tol = 3e-2f) {
   if (!std::filesystem::exists(path)) GTEST_SKIP() << path << " not present";
   const auto j = nlohmann::json::parse(test::read_file(path));
   const ModelConfig c = synthetic_config(model);
-  auto w = synthetic_weights(c, 0);
+  auto w = synthetic(c, 0);
   std::vector<EncodedPair> pairs;
   std::vector<float> want;
   for (const auto& cs : j.at("cases")) {

@@ -8,8 +8,8 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
-#include "app/eval_data.h"
-#include "app/eval_metrics.h"
+#include "eval/data.h"
+#include "eval/metrics.h"
 #include "crossrank/crossrank.h"
 #include "test_util.h"
 

@@ -16,8 +16,8 @@
 
 #include <gtest/gtest.h>
 
-#include "app/eval_data.h"
-#include "app/eval_metrics.h"
+#include "eval/data.h"
+#include "eval/metrics.h"
 #include "crossrank/crossrank.h"
 
 namespace crossrank {

@@ -143,12 +143,13 @@ class Engine {
   // Estimated peak activation bytes of one forward pass over `num_seqs` sequences of
   // `total_tokens` tokens, the longest `max_seqlen` (what the batch policy compares with
   // memory_budget()).
-  virtual std::size_t activation_bytes(int total_tokens, int max_seqlen, int num_seqs) const = 0;
+  // (Defaults, for test doubles: 0, unlimited, 2048.)
+  virtual std::size_t activation_bytes(int total_tokens, int max_seqlen, int num_seqs) const { return 0; }
   // Activation memory one forward pass may use (EngineOptions::memory_budget_mb or auto).
-  virtual std::size_t memory_budget() const = 0;
+  virtual std::size_t memory_budget() const { return SIZE_MAX; }
   // Tokens per forward pass the backend runs best at (CPU: a few thousand, so a pass stays
   // in cache; GPU: 16384 as TEI). Servers use it as their default token budget.
-  virtual int preferred_batch_tokens() const = 0;
+  virtual int preferred_batch_tokens() const { return 2048; }
 
   virtual const ModelInfo& info() const = 0;
   virtual DType dtype() const = 0;

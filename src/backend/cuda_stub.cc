@@ -6,8 +6,9 @@ namespace crossrank {
 
 bool cuda_available() { return false; }
 
-std::unique_ptr<Backend> make_cuda_backend(std::shared_ptr<const ModelWeights>, DType) {
-  throw Error("this build of crossrank has no CUDA backend (configure with -DCROSSRANK_WITH_CUDA=ON)");
+std::unique_ptr<Ops> make_cuda_ops(DType, int) {
+  throw Error(ErrorCode::kUnsupported,
+              "this build of crossrank has no CUDA backend (configure with -DCROSSRANK_WITH_CUDA=ON)");
 }
 
 }  // namespace crossrank

@@ -11,7 +11,8 @@
 #include <numeric>
 
 #include "backend/backend.h"
-#include "batch/encode.h"
+#include "batch/packed_batch.h"
+#include "model/architecture.h"
 #include "engine/batch_policy.h"
 #include "model/config.h"
 #include "model/weights.h"
@@ -85,7 +86,7 @@ std::unique_ptr<Tokenizer> synthetic_tokenizer(const ModelConfig& c) {
   std::vector<fs::path> dirs;
   if (const char* env = std::getenv("CROSSRANK_TOKENIZER_DIR")) dirs.emplace_back(env);
   const fs::path src = CROSSRANK_SOURCE_DIR;
-  if (c.arch == Arch::kXlmRoberta) dirs.push_back(src / "tests/data/tokenizers/xlmr-unigram");
+  if (std::string(c.family()) == "xlm-roberta") dirs.push_back(src / "tests/data/tokenizers/xlmr-unigram");
   else dirs.push_back(src / "tests/data/models/tiny-bert");
   for (const auto& d : dirs)
     if (fs::exists(d)) return load_tokenizer(d.string());
@@ -94,48 +95,50 @@ std::unique_ptr<Tokenizer> synthetic_tokenizer(const ModelConfig& c) {
 
 class EngineImpl final : public Engine {
  public:
-  // `weights` is ours alone: the CPU backend packs its own copies of the Linear matrices,
-  // and the source matrices are then released (release_layer_linears).
-  EngineImpl(std::string name, ModelConfig config, std::shared_ptr<ModelWeights> weights,
+  // `tensors` is ours alone: tensors the backend has copied (packed Linear weights) are
+  // released after it is built, so the process does not hold both copies.
+  EngineImpl(std::string name, ModelConfig config, std::shared_ptr<TensorMap> tensors,
              std::unique_ptr<Tokenizer> tok, const EngineOptions& opts)
-      : config_(std::move(config)), weights_(weights), tok_(std::move(tok)) {
+      : config_(std::move(config)), tok_(std::move(tok)) {
     if (opts.threads > 0) omp_set_num_threads(opts.threads);
     budget_ = opts.memory_budget_mb ? opts.memory_budget_mb << 20 : default_budget_bytes();
     BackendKind kind = opts.backend;
     if (kind == BackendKind::kAuto) kind = cuda_available() ? BackendKind::kCuda : BackendKind::kCpu;
+    std::unique_ptr<Ops> ops;
     switch (kind) {
       case BackendKind::kReference:
-        if (opts.dtype != DType::kFp32) throw Error("the reference backend runs fp32 only");
-        backend_ = make_reference_backend(weights_);
+        if (opts.dtype != DType::kFp32)
+          throw Error(ErrorCode::kUnsupported, "the reference backend runs fp32 only");
+        ops = make_reference_ops();
         break;
-      case BackendKind::kCuda:
-        backend_ = make_cuda_backend(weights_, opts.dtype);
-        break;
+      case BackendKind::kCuda: ops = make_cuda_ops(opts.dtype); break;
       default:
-        if (opts.dtype == DType::kFp16) throw Error("fp16 is a GPU dtype; on CPU use bf16");
-        backend_ = make_cpu_backend(weights_, opts.dtype);
-        release_layer_linears(*weights);
+        if (opts.dtype == DType::kFp16)
+          throw Error(ErrorCode::kUnsupported, "fp16 is a GPU dtype; on CPU use bf16");
+        ops = make_cpu_ops(opts.dtype);
     }
+    if (tok_) config_.arch->check_tokenizer(*tok_, config_);
+    backend_ = make_backend(std::move(ops), config_, tensors);
+    for (const std::string& n : backend_->ops().copied_tensors()) tensors->release(n);
+    TensorMap::trim();
     kind_ = kind;
     info_.name = std::move(name);
     info_.architecture = config_.architecture;
-    info_.family = config_.arch == Arch::kBert ? "bert" : "xlm-roberta";
-    info_.kv_heads = config_.heads;
-    info_.head_dim = config_.head_dim();
+    info_.family = config_.family();
     info_.layers = config_.layers;
     info_.hidden = config_.hidden;
     info_.heads = config_.heads;
+    info_.kv_heads = config_.kv_heads;
+    info_.head_dim = config_.head_dim;
     info_.intermediate = config_.intermediate;
     info_.vocab_size = config_.vocab_size;
-    info_.max_length = config_.max_length();
+    info_.max_length = config_.max_length;
     info_.parameters = config_.parameters();
-    if (tok_ && tok_->vocab_size() > config_.vocab_size)
-      throw Error(info_.name + ": tokenizer has " + std::to_string(tok_->vocab_size()) +
-                  " ids but the model's vocab_size is " + std::to_string(config_.vocab_size));
+    log_debug(backend_->describe());
   }
 
   EncodedPair encode(std::string_view query, std::string_view document, const ScoreOptions& opts) const override {
-    return encode_pair(*tok_, config_, query, document, opts);
+    return config_.arch->encode(*tok_, config_, query, document, opts);
   }
 
   std::vector<float> forward(std::span<const EncodedPair* const> batch) override {
@@ -156,8 +159,7 @@ class EngineImpl final : public Engine {
     for (size_t i = 0; i < n; ++i) {
       try {
         if (opts.long_doc == LongDoc::kChunk)
-          per_pair[i] = encode_pair_chunks(*tok_, config_, pairs[i].query, pairs[i].document, opts.max_length,
-                                           opts.chunk_overlap, opts.max_chunks);
+          per_pair[i] = config_.arch->encode_chunks(*tok_, config_, pairs[i].query, pairs[i].document, opts);
         else
           per_pair[i].push_back(encode(pairs[i].query, pairs[i].document, opts));
       } catch (const std::exception& e) {
@@ -234,14 +236,13 @@ class EngineImpl final : public Engine {
     return backend_->activation_bytes(total_tokens, max_seqlen, num_seqs);
   }
   std::size_t memory_budget() const override { return budget_; }
-  int preferred_batch_tokens() const override { return kind_ == BackendKind::kCuda ? 16384 : 2048; }
+  int preferred_batch_tokens() const override { return backend_->caps().preferred_batch_tokens; }
   const ModelInfo& info() const override { return info_; }
   DType dtype() const override { return backend_->dtype(); }
   BackendKind backend() const override { return kind_; }
 
  private:
   ModelConfig config_;
-  std::shared_ptr<const ModelWeights> weights_;
   std::unique_ptr<Tokenizer> tok_;
   std::unique_ptr<Backend> backend_;
   BackendKind kind_ = BackendKind::kCpu;

@@ -1,43 +1,55 @@
 #pragma once
-// Model configuration read from a Hugging Face config.json (or built in for
-// "synthetic:NAME"). Only single-logit sequence-classification encoders are accepted.
+// Model hyperparameters read from a Hugging Face config.json (or built in for
+// "synthetic:NAME"). The architecture (src/model/architecture.h) decides which fields
+// matter and validates them; this struct only carries them.
 #include <string>
 
 #include <nlohmann/json_fwd.hpp>
 
 namespace crossrank {
 
-enum class Arch { kXlmRoberta, kBert };
+class Architecture;
 
 struct ModelConfig {
-  Arch arch = Arch::kXlmRoberta;
-  std::string architecture;  // as in config.json, e.g. "XLMRobertaForSequenceClassification"
+  const Architecture* arch = nullptr;  // the family that reads this model (never null after parsing)
+  std::string architecture;            // as in config.json, e.g. "XLMRobertaForSequenceClassification"
   int vocab_size = 0;
   int hidden = 0;
   int layers = 0;
   int heads = 0;
+  int kv_heads = 0;        // = heads unless grouped-query attention
+  int head_dim = 0;        // = hidden / heads unless the config says otherwise
   int intermediate = 0;
   int max_position_embeddings = 0;
   int type_vocab_size = 1;
   int pad_token_id = 1;
-  float layer_norm_eps = 1e-5f;
+  float norm_eps = 1e-5f;  // LayerNorm / RMSNorm epsilon
+  float rope_theta = 0.f;  // rotary models
+  bool tie_word_embeddings = false;
+  int max_length = 0;      // longest sequence (tokens incl. template) the model accepts
 
-  int head_dim() const { return hidden / heads; }
-  // First position id: padding_idx + 1 for (XLM-)RoBERTa, 0 for BERT.
-  int position_offset() const { return arch == Arch::kXlmRoberta ? pad_token_id + 1 : 0; }
-  // Longest sequence (tokens incl. specials) the position table allows, e.g. 8192.
-  int max_length() const { return max_position_embeddings - position_offset(); }
-  // Parameter count (embeddings included).
+  // Family name of the architecture ("xlm-roberta", "bert", "qwen3").
+  const char* family() const;
+  // Parameter count (every tensor the architecture lists).
   long long parameters() const;
 };
 
 // Parses config.json contents; `where` names the file in error messages. Throws Error for
-// an unknown architecture, num_labels != 1, unsupported activation, or bad/missing fields.
+// an unknown architecture (listing the supported ones) and for missing, mistyped or
+// absurd fields (naming the field).
 ModelConfig parse_config(const nlohmann::json& j, const std::string& where);
 // Reads and parses `path` (config.json).
 ModelConfig load_config(const std::string& path);
-// Built-in shapes: bge-reranker-v2-m3, bge-reranker-base, ms-marco-MiniLM-L-6-v2,
-// tiny-xlmr, tiny-bert. Throws Error listing the known names otherwise.
+// Built-in shapes of synthetic:NAME (see synthetic_model_names()). Throws Error listing
+// the known names otherwise.
 ModelConfig synthetic_config(const std::string& name);
+// The names synthetic_config() knows, comma-separated.
+std::string synthetic_model_names();
+
+// Reads integer field `key` of config `j`: required unless `def` >= 0 is given, within
+// [lo, hi]; throws Error naming the field and the allowed range.
+int config_int(const nlohmann::json& j, const char* key, const std::string& where, int lo, int hi, int def = -1);
+// Reads number field `key` (def when absent), within [lo, hi].
+float config_float(const nlohmann::json& j, const char* key, const std::string& where, float lo, float hi, float def);
 
 }  // namespace crossrank

@@ -108,7 +108,6 @@ struct Server::Impl {
 
   Engine& engine_;
   ServerOptions opts_;
-  Arch arch_;
   std::string settings_base_;  // cache key prefix: model, truncation mode, max_length
   ScoreCache cache_;
   ServerMetrics metrics_;
@@ -126,7 +125,6 @@ struct Server::Impl {
 Server::Impl::Impl(Engine& e, ServerOptions o)
     : engine_(e),
       opts_(std::move(o)),
-      arch_(e.info().architecture.rfind("Bert", 0) == 0 ? Arch::kBert : Arch::kXlmRoberta),
       cache_(opts_.cache_mb << 20),
       metrics_(std::vector<std::string>(std::begin(kRerankRoutes), std::end(kRerankRoutes)),
                {{"version", version()},
@@ -139,7 +137,7 @@ Server::Impl::Impl(Engine& e, ServerOptions o)
         "--max-length " + std::to_string(opts_.max_length) + " outside [8, " + std::to_string(mi.max_length) +
             "] (the model's limit)");
   if (opts_.max_batch_tokens == 0)
-    opts_.max_batch_tokens = e.backend() == BackendKind::kCuda ? 16384 : std::max(2048, opts_.max_length);
+    opts_.max_batch_tokens = std::max(e.preferred_batch_tokens(), opts_.max_length);
   check(opts_.max_batch_tokens >= opts_.max_length,
         "--max-batch-tokens " + std::to_string(opts_.max_batch_tokens) + " is below --max-length " +
             std::to_string(opts_.max_length) + ": a full-length pair could never run");
@@ -187,41 +185,16 @@ EncodedPair Server::Impl::encode_doc(const RerankRequest& r, std::size_t i) cons
   ScoreOptions so;
   so.max_length = opts_.max_length;
   so.truncation = opts_.truncation;
-  const bool truncate = r.truncate.value_or(true);
-  if (truncate && r.max_tokens_per_doc <= 0) return engine_.encode(r.query, r.documents[i], so);
-  ScoreOptions full = so;
-  full.max_length = engine_.info().max_length;
-  full.truncation = Truncation::kLongestFirst;
-  EncodedPair e = engine_.encode(r.query, r.documents[i], full);
-  const std::size_t limit = static_cast<std::size_t>(opts_.max_length);
-  if (!truncate) {
-    const bool capped = e.ids.size() >= static_cast<std::size_t>(full.max_length);
-    if (e.ids.size() > limit || capped)
-      throw ApiError(422, "Validation",
-                     "`texts[" + std::to_string(i) + "]`: `inputs` must have at most " + std::to_string(limit) +
-                         " tokens (--max-length) with truncate=false. Given: " + (capped ? "at least " : "") +
-                         std::to_string(e.ids.size()));
-    return e;
+  so.truncate = r.truncate.value_or(true);
+  so.max_doc_tokens = r.max_tokens_per_doc;
+  try {
+    return engine_.encode(r.query, r.documents[i], so);
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::kTooLong) throw;
+    throw ApiError(422, "Validation",
+                   "`texts[" + std::to_string(i) + "]`: `inputs` must have at most " + std::to_string(so.max_length) +
+                       " tokens (--max-length) with truncate=false. " + e.what());
   }
-  // Split <s> q </s></s> d </s> (XLM-R) or [CLS] q [SEP] d [SEP] (BERT).
-  const std::int32_t sep = e.ids.back();
-  std::size_t q_end = 1;  // one past the query's last id
-  if (arch_ == Arch::kBert) {
-    while (q_end < e.ids.size() && e.type_ids[q_end] == 0) ++q_end;
-    q_end = q_end > 1 ? q_end - 1 : 1;  // drop the [SEP] closing the query
-  } else {
-    while (q_end + 1 < e.ids.size() && !(e.ids[q_end] == sep && e.ids[q_end + 1] == sep)) ++q_end;
-  }
-  const std::size_t d_begin = q_end + (arch_ == Arch::kBert ? 1 : 2);
-  std::vector<std::int32_t> q(e.ids.begin() + 1, e.ids.begin() + static_cast<long>(q_end));
-  std::vector<std::int32_t> d;
-  if (d_begin < e.ids.size() - 1) d.assign(e.ids.begin() + static_cast<long>(d_begin), e.ids.end() - 1);
-  if (d.size() > static_cast<std::size_t>(r.max_tokens_per_doc)) d.resize(static_cast<std::size_t>(r.max_tokens_per_doc));
-  truncate_pair(q, d, opts_.max_length, opts_.truncation, arch_);
-  SpecialTokens sp;
-  sp.cls = e.ids.front();
-  sp.sep = sep;
-  return build_pair(q, d, arch_, sp);
 }
 
 void Server::Impl::handle_rerank(const httplib::Request& req, httplib::Response& res, const std::string& route,

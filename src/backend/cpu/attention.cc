@@ -181,7 +181,7 @@ std::size_t attention_scratch_floats(int q_block, int k_block, int head_dim, int
 
 void attention(const AttnArgs& a, float* scratch, bool use_sgemm) {
   const int NH = a.heads, D = a.head_dim, bq = a.q_block;
-  const float scale = 1.0f / std::sqrt(static_cast<float>(D));
+  const float scale = a.scale > 0.f ? a.scale : 1.0f / std::sqrt(static_cast<float>(D));
 #if CR_AVX2
   const bool own = D % 8 == 0 && !use_sgemm;
 #else

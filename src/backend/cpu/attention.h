@@ -23,17 +23,17 @@
 //   O[rows, D] (+)= P V       : 6 x 16 register blocks over 64-key chunks of packed V.
 // Without AVX2, for D % 8 != 0, or with use_sgemm, the two products call oneDNN's sgemm
 // per block (single-threaded inside the parallel region) on the strided rows directly.
-// Why own kernels: single-thread CPU time, same process, interleaved, best of 5
-// (GFLOP/s per core, 4*L^2*H per sequence): v2-m3 8x512: 58 vs sgemm 55; 1x4096: 63 vs 54;
-// 32x128: 50 vs 52 (a wash); MiniLM 32x128: 41 vs 45. Hot-cache 6x16 kernel: ~85.
-// Why the copies: without packing V / copying Q, rows 12 KB apart thrash L1 sets and the
-// same kernels ran at 22-34 GFLOP/s per core.
+// Why own kernels (AMD EPYC Zen 3, AVX2, 2026-10, GFLOP/s per core): v2-m3 8x512 58 vs
+// oneDNN sgemm 55, 1x4096 63 vs 54; a wash at 128 tokens. Why the copies: without packing
+// V / copying Q the same kernels ran at 22-34. Tables: docs/performance.md "Attention".
 //
 // Memory per thread: q_block x k_block scores + 2 x k_block x D packed K/V + max_seqlen x
 // (D + 2) output accumulators and softmax state: O(L), never O(L^2), whatever the length
 // (8192 tokens: ~2.7 MB per thread for D = 64).
 #include <cstddef>
 #include <cstdint>
+
+#include "backend/ops.h"
 
 namespace crossrank::cpu {
 
@@ -49,6 +49,7 @@ struct AttnArgs {
   const int32_t* cu = nullptr;  // [S + 1]
   int S = 0;
   int heads = 0, head_dim = 0;
+  float scale = 0.f;  // q.k scale; 0: 1/sqrt(head_dim)
   bool first_token_only = false;
   int q_block = 64, k_block = 1024;
 };
@@ -59,5 +60,14 @@ std::size_t attention_scratch_floats(int q_block, int k_block, int head_dim, int
 // Runs on the current OpenMP pool; `scratch` holds omp_get_max_threads() x
 // attention_scratch_floats(...) floats.
 void attention(const AttnArgs& a, float* scratch, bool use_sgemm = false);
+
+// Any AttnDesc (causal, grouped-query heads, last-row queries, shared prefixes): one task
+// per (sequence, head) over the OpenMP pool, keys streamed with an online softmax (fp32
+// scores, running max/sum) and no scratch beyond a stack row per task. The general path;
+// the blocked kernels above take the encoder cases.
+void attention_generic(const AttnDesc& d, const Act& q, const Act& k, const Act& v, Act& out, const PackedBatch& b);
+
+// Rotary embedding (rotate-half layout) in place on q and k at the batch's positions.
+void rope_rows(Act& q, Act& k, const RopeDesc& d, const PackedBatch& b);
 
 }  // namespace crossrank::cpu

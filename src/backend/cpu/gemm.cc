@@ -39,7 +39,7 @@ GemmCaps probe_caps() {
     c.bf16_native = false;
   }
   // int8: without VNNI oneDNN multiplies u8*s8 with vpmaddubsw, whose s16 pair sums
-  // saturate (255*127*2 > 32767). Measured on this Zen 3: all-255 x all-127, K=64 gives
+  // saturate (255*127*2 > 32767). Measured on AMD Zen 3 (AVX2, 2026-10): all-255 x all-127, K=64 gives
   // 1048544 instead of 2072640. Probe it rather than guess from the ISA name.
   try {
     const int K = 64;

@@ -14,22 +14,15 @@
 //  kBf16        src bf16 (converted by the caller, see needs_bf16_src), weights bf16,
 //               dst f32, same post-ops. Used where oneDNN has a native bf16 matmul
 //               (AVX512_BF16 / AMX).
-//  kBf16Emu     the same numerics on CPUs without bf16 matmul (this AVX2 Zen 3: oneDNN 2.6
-//               cannot create a bf16 matmul at all): weights rounded to bf16 and stored as
+//  kBf16Emu     the same numerics on CPUs without bf16 matmul (oneDNN 2.6 on AVX2 cannot
+//               create a bf16 matmul at all): weights rounded to bf16 and stored as
 //               f32, the caller rounds activations to bf16; the GEMM itself runs in f32.
 //  kInt8        src u8 (per-token scale + zero point, quantised by the caller), weights s8
 //               symmetric per output channel, dst s32; the caller applies dequant_row().
 //
-// Measured on this machine (2-core AMD EPYC Zen 3, AVX2, oneDNN 2.6 picks gemm:jit), M = 4096
-// and v2-m3's shapes N x K = 3072x1024, 1024x1024, 4096x1024, 1024x4096, GFLOP/s:
-//   fp32 oneDNN matmul   153 161 144 143   (quiet machine)
-//   fp32 OpenBLAS sgemm   97 122 134 141   (2 threads, same moment; 129-148 at M = 2048)
-//   -> oneDNN: never slower, and OpenBLAS would add a second thread pool next to OpenMP.
-//   Under load (CPU-time normalised, bench --peak): oneDNN 124 vs OpenBLAS 117.
-//   u8*s8 -> s32         290 322 253 274   s8*s8: 283 207 220 277 -> u8 source + zero point.
-//   bf16                 no implementation at all on AVX2 (primitive creation fails).
-//   runtime M vs fixed M: same within noise (fp32 142 vs 136, int8 236-279 vs 263-283,
-//   interleaved runs, CPU-time) -> one runtime-M primitive per layer GEMM.
+// Why oneDNN, u8 sources and runtime-M primitives (AMD EPYC Zen 3, AVX2, 2026-10): fp32
+// 143-161 GFLOP/s vs OpenBLAS 97-141 on v2-m3's shapes; u8*s8 beats s8*s8; runtime M costs
+// nothing measurable. Tables: docs/performance.md "GEMM library".
 #include <cstdint>
 #include <memory>
 #include <mutex>

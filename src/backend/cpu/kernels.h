@@ -7,9 +7,8 @@
 // same loop so a row is touched while it is still in L1/L2 (e.g. int8: dequant + bias +
 // residual + LayerNorm + quantise of the next GEMM's input, all in one pass).
 //
-// ISA: the build machine is an AMD EPYC (Zen 3) with AVX2 + FMA and NO AVX-512, so the
-// vector paths are AVX2 (8 floats). They are compiled when the target has AVX2+FMA
-// (-march=native); otherwise the scalar loops below run (same maths, slower).
+// ISA: the vector paths are AVX2 + FMA (8 floats), compiled when the target has them;
+// otherwise the scalar loops below run (same maths, slower).
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -231,6 +230,33 @@ inline void scale_row_to(float* dst, const float* src, int n, float a) {
   for (; i + 8 <= n; i += 8) _mm256_storeu_ps(dst + i, _mm256_mul_ps(_mm256_loadu_ps(src + i), va));
 #endif
   for (; i < n; ++i) dst[i] = src[i] * a;
+}
+
+// x[0..n) += r[0..n)
+inline void add_row(float* x, const float* r, int n) {
+  int i = 0;
+#if CR_AVX2
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(x + i, _mm256_add_ps(_mm256_loadu_ps(x + i), _mm256_loadu_ps(r + i)));
+#endif
+  for (; i < n; ++i) x[i] += r[i];
+}
+
+// x[0..n) = RMSNorm(x + r) * g   (r may be null): x / sqrt(mean(x^2) + eps) * g, the sum
+// of squares in double.
+inline void add_rms_norm_row(float* x, const float* r, int n, const float* g, float eps) {
+  if (r) add_row(x, r, n);
+  double ss = 0;
+  for (int i = 0; i < n; ++i) ss += static_cast<double>(x[i]) * x[i];
+  const float inv = static_cast<float>(1.0 / std::sqrt(ss / n + eps));
+  for (int i = 0; i < n; ++i) x[i] = g[i] * (x[i] * inv);
+}
+
+// y[0..n) = silu(z[0..n)) * z[n..2n)  (SwiGLU over a [gate | up] row).
+inline void swiglu_row(const float* z, int n, float* y) {
+  for (int i = 0; i < n; ++i) {
+    const float g = z[i];
+    y[i] = g / (1.0f + std::exp(-g)) * z[n + i];
+  }
 }
 
 // ---------------------------------------------------------------------------------------

@@ -1,10 +1,11 @@
 #pragma once
-// Measured GEMM peak of this machine per dtype: oneDNN matmuls with format_tag::any
+// Measured GEMM peak of the machine it runs on, per dtype: oneDNN matmuls with format_tag::any
 // weights, each shape repeated for ~`seconds`; the best shape is the peak.
 // Shapes: M=512, N=4096, K=1024 (a 512-token activation times a 1024x4096 FFN weight)
 // and the model's own at M=512 and 2048 (QKV, FFN in, FFN out). Why several: one fixed
 // shape under-states the peak for small models (MiniLM's end to end ran at 122 % of the
-// 512x4096x1024 figure on this 2-core Zen 3, and at 108 % of the best M=512 model shape).
+// 512x4096x1024 figure on a 2-core AMD Zen 3 in 2026-10, and at 108 % of the best M=512
+// model shape; docs/performance.md).
 // Nothing is cached across runs.
 #include <string>
 #include <vector>

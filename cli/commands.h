@@ -1,5 +1,6 @@
 #pragma once
-// The CLI's subcommands as library functions (cli/main.cc only parses arguments).
+// The CLI's subcommands: each cli/<name>_cmd.cc declares its flags and calls the library
+// code that does the work (src/bench, src/eval, src/server, the Engine).
 // Each returns the process exit code; user errors are thrown as crossrank::Error.
 #include <functional>
 #include <string>
@@ -21,9 +22,6 @@ struct ScoreArgs {
 // `crossrank score`: one JSON object per pair, in input order: {"index","score"}.
 int run_score(const ScoreArgs& args);
 
-// Writes a command's report to `path`, or to stdout when path is "" or "-". Throws Error
-// naming the file when it cannot be opened.
-void write_text_output(const std::string& path, const std::string& text);
 
 }  // namespace crossrank
 
@@ -32,7 +30,7 @@ namespace CLI { class App; }
 namespace crossrank {
 
 // Subcommand registration: each adds its options to `sub` and returns the function that
-// runs it after parsing (returning the exit code). Defined in src/app/<name>_cmd.cc.
+// runs it after parsing (returning the exit code). Defined in cli/<name>_cmd.cc.
 std::function<int()> setup_bench(CLI::App* sub);
 std::function<int()> setup_serve(CLI::App* sub);
 std::function<int()> setup_eval(CLI::App* sub);

@@ -10,7 +10,7 @@
 #include <memory>
 #include <thread>
 
-#include "app/commands.h"
+#include "commands.h"
 #include "server/server.h"
 #include "util/error.h"
 #include "util/log.h"

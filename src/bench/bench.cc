@@ -5,7 +5,6 @@
 #include <omp.h>
 #include <unistd.h>
 
-#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -14,19 +13,20 @@
 #include <fstream>
 #include <numeric>
 
-#include "app/bench_gemm.h"
-#include "app/bench_inputs.h"
-#include "app/bench_report.h"
-#include "app/commands.h"
+#include "bench/gemm_peak.h"
+#include "bench/inputs.h"
+#include "bench/report.h"
+#include "bench/bench.h"
+#include "util/output.h"
+#include "model/architecture.h"
 #include "model/config.h"
 #include "util/error.h"
 #include "util/sysinfo.h"
 
-namespace crossrank {
+namespace crossrank::bench {
 
 namespace {
 
-using namespace bench;
 using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
@@ -38,37 +38,6 @@ double process_cpu_s() {
   return u.ru_utime.tv_sec + u.ru_stime.tv_sec + 1e-6 * (u.ru_utime.tv_usec + u.ru_stime.tv_usec);
 }
 
-// Defaults: chosen so that the README command (`crossrank bench --model
-// synthetic:bge-reranker-v2-m3`) ends within ~5 minutes on 2 cores. Flags widen it.
-constexpr const char* kDefaultBatchSizes = "1,4,16";
-constexpr int kDefaultRepeats = 5;       // upper bound when --repeats is not given
-constexpr double kDefaultBudgetS = 270;  // when neither --batch-sizes nor --repeats is given
-constexpr int kDefaultPairs = 256;
-constexpr double kMaxWarmupS = 5;
-
-struct BenchOptions {
-  std::string model;
-  std::string batch_sizes = kDefaultBatchSizes;
-  std::string dtypes = "auto";
-  std::string backend = "auto";
-  std::string inputs = "seedlike";
-  std::string format = "md";
-  std::string plot, output, dump_inputs;
-  double latency_budget_ms = 500;
-  int pairs = kDefaultPairs;
-  int repeats = kDefaultRepeats;
-  int threads = 0;
-  double max_seconds = -1;  // < 0: auto
-  double gemm_seconds = 0.5;
-  int max_length = 512;
-  // Hidden, for bench/peers.py: skip the pure-forward runs, cap the measured time of a
-  // configuration (whole batches, at least one), warm up on the first K pairs only.
-  bool score_only = false;
-  double measure_seconds = 0;
-  int warmup_pairs = 0;
-  CLI::Option* o_batch = nullptr;
-  CLI::Option* o_repeats = nullptr;
-};
 
 std::vector<int> parse_batch_sizes(const std::string& s) {
   const std::string hint = " (expected comma-separated positive integers, e.g. 1,4,16)";
@@ -173,7 +142,9 @@ std::string fmt(double x, int digits = 1) {
   return buf;
 }
 
-int run_bench(BenchOptions& o) {
+}  // namespace
+
+int run_bench(const BenchOptions& o) {
   const auto t_start = Clock::now();
   // ---- options ----------------------------------------------------------------------
   const InputSpec spec = parse_inputs(o.inputs);
@@ -200,19 +171,19 @@ int run_bench(BenchOptions& o) {
   const BackendKind backend = parse_backend(o.backend);
   const CpuInfo cpu = cpu_info();
   const std::vector<DType> dtypes = parse_dtypes(o.dtypes, backend, cpu);
-  const bool explicit_repeats = o.o_repeats && o.o_repeats->count() > 0;
-  const bool explicit_batches = o.o_batch && o.o_batch->count() > 0;
+  const bool explicit_repeats = o.explicit_repeats;
+  const bool explicit_batches = o.explicit_batches;
   double budget = o.max_seconds;
   if (budget < 0) budget = (explicit_repeats || explicit_batches) ? 0 : kDefaultBudgetS;
   const ModelConfig mc = precheck_model(o.model);
   {
-    const int specials = mc.arch == Arch::kBert ? 3 : 4;
-    if (!spec.seedlike && (spec.len < specials + 2 || spec.len > mc.max_length()))
+    const int specials = mc.arch->template_tokens(nullptr, mc, ScoreOptions{});
+    if (!spec.seedlike && (spec.len < specials + 2 || spec.len > mc.max_length))
       throw Error("bad --inputs " + o.inputs + ": N must be in [" + std::to_string(specials + 2) + ", " +
-                  std::to_string(mc.max_length()) + "] for " + o.model);
-    check(o.max_length >= specials + 2 && o.max_length <= mc.max_length(),
+                  std::to_string(mc.max_length) + "] for " + o.model);
+    check(o.max_length >= specials + 2 && o.max_length <= mc.max_length,
           "--max-length " + std::to_string(o.max_length) + " outside [" + std::to_string(specials + 2) + ", " +
-              std::to_string(mc.max_length()) + "] for " + o.model);
+              std::to_string(mc.max_length) + "] for " + o.model);
   }
 
   Report rep;
@@ -570,35 +541,4 @@ int run_bench(BenchOptions& o) {
   return 0;
 }
 
-}  // namespace
-
-std::function<int()> setup_bench(CLI::App* sub) {
-  auto o = std::make_shared<BenchOptions>();
-  sub->add_option("--model,-m", o->model, "model folder or synthetic:NAME")->envname("CROSSRANK_MODEL");
-  o->o_batch = sub->add_option("--batch-sizes,-b", o->batch_sizes,
-                               std::string("comma-separated pairs per forward pass (default ") + kDefaultBatchSizes + ")");
-  sub->add_option("--dtype", o->dtypes,
-                  "auto | comma list of fp32,bf16,int8 (auto: fp32, int8, and bf16 where the CPU has native bf16)");
-  sub->add_option("--backend", o->backend, "auto | cpu | ref | cuda");
-  sub->add_option("--inputs", o->inputs, "seedlike (70% zh / 30% en text pairs) | len:N (N-token pairs, no tokenizer)");
-  sub->add_option("--format", o->format, "md | csv | json (default md)");
-  sub->add_option("--output,-o", o->output, "write the report here (default stdout)");
-  sub->add_option("--plot", o->plot, "write an SVG plot of pairs/s and ms/pair vs batch size");
-  sub->add_option("--latency-budget-ms", o->latency_budget_ms, "batch latency budget (p90) for the recommendation");
-  sub->add_option("--pairs", o->pairs, "distinct input pairs cycled through (default 256, at least the largest batch)");
-  o->o_repeats = sub->add_option("--repeats,-r", o->repeats,
-                                 "measured batches per configuration (default: up to 5, fitted to the time budget)");
-  sub->add_option("--threads", o->threads, "worker threads (0 = all cores)")->envname("CROSSRANK_THREADS");
-  sub->add_option("--max-seconds", o->max_seconds,
-                  "time budget: fit repeats and skip configurations that would exceed it (default 270 s unless "
-                  "--batch-sizes or --repeats is given; 0 = unlimited)");
-  sub->add_option("--max-length", o->max_length, "tokens per seedlike pair incl. specials (default 512)");
-  sub->add_option("--gemm-seconds", o->gemm_seconds, "seconds per GEMM shape of the peak measurement (0 = skip)")->group("");
-  sub->add_flag("--score-only", o->score_only, "skip the pure Engine::forward runs")->group("");
-  sub->add_option("--measure-seconds", o->measure_seconds, "stop a configuration's repeats after this much")->group("");
-  sub->add_option("--warmup-pairs", o->warmup_pairs, "warm up on the first K pairs of the batch only")->group("");
-  sub->add_option("--dump-inputs", o->dump_inputs, "write the seedlike pairs (--pairs N) as JSONL and exit")->group("");
-  return [o]() -> int { return run_bench(*o); };
-}
-
-}  // namespace crossrank
+}  // namespace crossrank::bench

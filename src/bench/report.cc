@@ -1,4 +1,4 @@
-#include "app/bench_report.h"
+#include "bench/report.h"
 
 #include <algorithm>
 #include <cmath>

@@ -2,34 +2,24 @@
 // from shared/data, its throughput, and optionally how far another dtype's rankings move.
 #include <unistd.h>
 
-#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 
-#include "app/commands.h"
-#include "app/eval_data.h"
-#include "app/eval_metrics.h"
+#include "eval/eval.h"
+#include "util/output.h"
+#include "eval/data.h"
+#include "eval/metrics.h"
 #include "util/error.h"
 
-namespace crossrank {
+namespace crossrank::eval {
 
 namespace {
 
-using namespace eval;
 using Clock = std::chrono::steady_clock;
 
-struct EvalOptions {
-  std::string model, dataset, shared_dir;
-  EvalDataOptions data;
-  std::string dtype = "fp32", compare, backend = "auto", truncation = "flagembedding", long_doc = "truncate";
-  std::string format = "md", output;
-  int threads = 0;
-  int max_length = 512;
-  int batch_size = 32;
-};
 
 // One engine's pass over the dataset.
 struct Run {
@@ -106,7 +96,9 @@ std::string g3(double x) {
   return buf;
 }
 
-int run_eval(EvalOptions& o) {
+}  // namespace
+
+int run_eval(const EvalOptions& o) {
   check(o.format == "md" || o.format == "json", "bad --format '" + o.format + "' (expected md or json)");
   check(o.threads >= 0, "--threads must be >= 0");
   check(o.data.min_candidates >= 0, "--min-candidates must be >= 0");
@@ -199,42 +191,4 @@ int run_eval(EvalOptions& o) {
   return 0;
 }
 
-}  // namespace
-
-std::function<int()> setup_eval(CLI::App* sub) {
-  auto o = std::make_shared<EvalOptions>();
-  std::string names;
-  for (const auto& n : dataset_names()) names += (names.empty() ? "" : " | ") + n;
-  sub->add_option("--model,-m", o->model, "model folder or synthetic:NAME")->required()->envname("CROSSRANK_MODEL");
-  sub->add_option("--dataset,-d", o->dataset, names)->required();
-  sub->add_option("--top", o->data.top,
-                  "candidates per query, at most (default 100). msmarco-trecdl: the query's judged passages in "
-                  "passage-id order; wikiqa: the question's sentences; xquad-*/cmrc2018: the paragraphs of the "
-                  "question's article");
-  sub->add_option("--queries", o->data.queries, "evaluate the first N queries only (default 0 = all)");
-  sub->add_option("--min-candidates", o->data.min_candidates,
-                  "pad shorter lists (msmarco-trecdl, xquad-*, cmrc2018) with BM25-nearest passages from outside "
-                  "the query's list, label 0 (default 10; 0 = no padding)");
-  sub->add_option("--dtype", o->dtype, "fp32 | bf16 | int8 | fp16 (GPU) (default fp32)")->envname("CROSSRANK_DTYPE");
-  sub->add_option("--compare", o->compare, "also run this dtype and report how far its rankings move");
-  sub->add_option("--backend", o->backend, "auto | cpu | ref | cuda")->envname("CROSSRANK_BACKEND");
-  sub->add_option("--threads", o->threads, "worker threads (0 = all cores)")->envname("CROSSRANK_THREADS");
-  sub->add_option("--max-length", o->max_length, "tokens per pair incl. specials (default 512)");
-  sub->add_option("--batch-size", o->batch_size, "pairs per forward pass (default 32)");
-  sub->add_option("--truncation", o->truncation, "flagembedding | longest_first");
-  sub->add_option("--long-doc", o->long_doc, "truncate | chunk (max over overlapping windows)");
-  sub->add_option("--format", o->format, "md | json (default md)");
-  sub->add_option("--output,-o", o->output, "write the report here (default stdout)");
-  sub->add_option("--shared-dir", o->shared_dir,
-                  "the shared/ folder holding data/ (default $CROSSRANK_SHARED_DIR, else <source>/../shared)");
-  sub->footer(
-      "Metrics: NDCG@10 with linear gain (label) and log2 discount, MRR@10, MAP over each candidate list; "
-      "equal scores keep candidate order. msmarco-trecdl labels are TREC grades 1-3 (NDCG gain); MRR/MAP count "
-      "grade >= 2 as relevant (TREC DL convention); the other sets are 0/1. Lists without a relevant candidate "
-      "are dropped. pairs/s counts scoring only (tokenize + forward), not model loading. --compare D: D's "
-      "ranking is scored with the first dtype's scores as graded gains (NDCG@10 vs ref), plus Spearman and "
-      "Kendall tau-b per list (means) and max/mean |score difference| over all pairs.");
-  return [o]() -> int { return run_eval(*o); };
-}
-
-}  // namespace crossrank
+}  // namespace crossrank::eval

@@ -3,7 +3,7 @@
 #include <string>
 #include <vector>
 
-#include "app/bench_gemm.h"
+#include "bench/gemm_peak.h"
 #include "crossrank/crossrank.h"
 #include "util/sysinfo.h"
 

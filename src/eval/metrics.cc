@@ -1,4 +1,4 @@
-#include "app/eval_metrics.h"
+#include "eval/metrics.h"
 
 #include <algorithm>
 #include <cmath>

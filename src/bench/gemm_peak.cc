@@ -1,4 +1,4 @@
-#include "app/bench_gemm.h"
+#include "bench/gemm_peak.h"
 
 #include <sys/resource.h>
 

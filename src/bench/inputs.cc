@@ -1,4 +1,4 @@
-#include "app/bench_inputs.h"
+#include "bench/inputs.h"
 
 #include <algorithm>
 #include <cmath>

@@ -1,4 +1,4 @@
-#include "app/eval_data.h"
+#include "eval/data.h"
 
 #include <algorithm>
 #include <cctype>

@@ -1,0 +1,35 @@
+#pragma once
+// The engine flags every subcommand that opens a model shares (--dtype, --backend,
+// --threads, --memory-budget-mb, --device), declared once.
+#include <CLI/CLI.hpp>
+#include <string>
+
+#include "crossrank/crossrank.h"
+
+namespace crossrank {
+
+struct EngineFlags {
+  std::string dtype = "fp32", backend = "auto";
+  int threads = 0;
+  std::size_t memory_mb = 0;
+
+  // Adds the flags to `app`; `dtype_help` overrides the --dtype help text (e.g. bench's
+  // comma lists), `with_memory` adds --memory-budget-mb.
+  void add(CLI::App* app, const std::string& dtype_help = "fp32 | bf16 | int8 | fp16 (GPU)", bool with_memory = true) {
+    app->add_option("--dtype", dtype, dtype_help)->capture_default_str()->envname("CROSSRANK_DTYPE");
+    app->add_option("--backend", backend, "auto | cpu | ref | cuda")->capture_default_str()->envname("CROSSRANK_BACKEND");
+    app->add_option("--threads", threads, "compute threads (0 = all cores)")->envname("CROSSRANK_THREADS");
+    if (with_memory) app->add_option("--memory-budget-mb", memory_mb, "activation memory per pass (0 = auto)");
+  }
+  // The parsed EngineOptions; throws Error for an unknown dtype or backend.
+  EngineOptions get() const {
+    EngineOptions o;
+    o.dtype = parse_dtype(dtype);
+    o.backend = parse_backend(backend);
+    o.threads = threads;
+    o.memory_budget_mb = memory_mb;
+    return o;
+  }
+};
+
+}  // namespace crossrank

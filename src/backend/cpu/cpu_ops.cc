@@ -1,0 +1,607 @@
+// Optimised CPU ops: oneDNN matmul GEMMs with pre-packed weights (gemm.h), fused row
+// kernels (kernels.h) and blocked varlen attention (attention.h), in fp32, bf16 or int8.
+//
+// GEMM-ready companions. An activation allocated with ActUse::kGemmInput carries, next to
+// its fp32 rows, the form the next GEMM reads: bf16 rows (native bf16), bf16-rounded fp32
+// rows (emulated bf16), or u8 rows + per-row scale and zero point (int8). The op that
+// writes the activation writes the companion in the same row loop (LayerNorm ->
+// quantise, GELU -> quantise, attention output -> quantise), so no GEMM converts its input
+// in a separate pass. An input without a companion is converted into op scratch.
+//
+// int8 GEMMs produce s32 accumulators; one fused row pass applies the per-token and
+// per-channel scales, the bias, the epilogue (GELU / residual + LayerNorm) and the next
+// companion, because oneDNN 2.6 matmul has no per-row (per-token) scales. fp32/bf16 GEMMs
+// use oneDNN post-ops (bias, eltwise_gelu_erf, sum for the residual).
+//
+// Parallelism: GEMMs use oneDNN's OpenMP threading over M/N; row kernels are
+// `omp parallel for` over rows; attention over (sequence, head) tasks, dynamically.
+// Measured figures (GEMM share, % of peak, per CPU) are in docs/performance.md.
+#include <omp.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <new>
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include "backend/backend.h"
+#include "backend/cpu/attention.h"
+#include "backend/cpu/cpu_ops.h"
+#include "backend/cpu/gemm.h"
+#include "backend/cpu/kernels.h"
+#include "util/error.h"
+#include "util/log.h"
+
+namespace crossrank::cpu {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+struct CpuLinear final : Param {
+  std::unique_ptr<Linear> lin;
+  Epilogue epi = Epilogue::kNone;
+  std::string prof;  // profile bucket, e.g. "gemm_ffn_in"
+};
+struct CpuNorm final : Param {
+  NormKind kind = NormKind::kLayerNorm;
+  std::vector<float> w, b;
+  float eps = 0;
+};
+struct CpuTable {
+  const HostTensor* t = nullptr;
+  const float* f32 = nullptr;  // zero-copy rows when the source is aligned F32
+};
+struct CpuEmbed final : Param {
+  CpuTable word, pos, type;
+  bool has_norm = false;
+  CpuNorm norm;
+};
+struct CpuHead final : Param {
+  std::vector<float> dense_w, dense_b, out, out_b;
+  int n = 0, H = 0;
+};
+
+inline float* frow(const Act& a, int r) { return reinterpret_cast<float*>(a.data) + static_cast<std::size_t>(r) * a.ld; }
+
+// Row r of a table as fp32: the zero-copy pointer, or converted into `buf`.
+inline const float* table_row(const CpuTable& t, std::int64_t r, int H, float* buf) {
+  if (t.f32) return t.f32 + r * H;
+  t.t->to_f32(buf, r * H, H);
+  return buf;
+}
+
+inline void norm_row(float* x, const float* r, int n, const CpuNorm& p) {
+  if (p.kind == NormKind::kLayerNorm) add_layer_norm_row(x, r, n, p.w.data(), p.b.empty() ? nullptr : p.b.data(), p.eps);
+  else add_rms_norm_row(x, r, n, p.w.data(), p.eps);
+}
+
+class CpuOps final : public Ops, public CpuOpsInfo {
+ public:
+  CpuOps(DType dtype, const CpuOpsOptions& opts) : dtype_(dtype), opts_(opts), eng_(dnnl::engine::kind::cpu, 0) {
+    if (opts_.attn_q_block < 1 || opts_.attn_k_block < 1) throw Error("cpu backend: bad attention block sizes");
+    const GemmCaps& caps = gemm_caps();
+    switch (dtype) {
+      case DType::kFp32: prec_ = GemmPrec::kF32; break;
+      case DType::kBf16:
+        prec_ = caps.bf16_native && !opts_.force_bf16_emulation ? GemmPrec::kBf16 : GemmPrec::kBf16Emu;
+        break;
+      case DType::kInt8: prec_ = GemmPrec::kInt8; break;
+      case DType::kFp16:
+        throw Error(ErrorCode::kUnsupported, "fp16 is a GPU dtype; on CPU use bf16 (or fp32 / int8)");
+    }
+    describe_ = std::string("cpu ") + to_string(dtype) + ": oneDNN ISA " + caps.isa;
+    if (prec_ == GemmPrec::kBf16) describe_ += ", native bf16 matmul";
+    if (prec_ == GemmPrec::kBf16Emu)
+      describe_ += ", bf16 EMULATED (bf16-rounded operands, fp32 GEMM: no bf16 matmul on this CPU)";
+    if (prec_ == GemmPrec::kInt8)
+      describe_ += caps.int8_saturates ? ", int8 weights 7-bit (u8*s8 saturates without VNNI)" : ", int8 weights 8-bit";
+    if (prec_ == GemmPrec::kBf16Emu && !opts_.force_bf16_emulation) {
+      static std::once_flag once;
+      std::call_once(once, [&] {
+        log_warn("bf16: this CPU has no bf16 matmul (oneDNN ISA " + caps.isa +
+                 "); bf16 is emulated with fp32 GEMMs (same speed as fp32, bf16 accuracy). Prefer fp32 or int8 here.");
+      });
+    }
+  }
+
+  const char* name() const override { return "cpu"; }
+  DType dtype() const override { return dtype_; }
+  std::string describe() const override { return describe_ + gemm_impl_; }
+  OpsCaps caps() const override {
+    OpsCaps c;
+    c.dtypes = {DType::kFp32, DType::kBf16, DType::kInt8};
+    // Passes of ~2k tokens stay in cache (MiniLM, 32 clients x 20 pairs: 16384 tokens per
+    // pass 176-201 pairs/s, 2048: 226-249; see docs/performance.md).
+    c.preferred_batch_tokens = 2048;
+    // Fresh pages for every pass cost ~5 % of CPU time (bge-reranker-base 8 x 512).
+    c.keep_arena_bytes = std::size_t(512) << 20;
+    const long pages = sysconf(_SC_AVPHYS_PAGES), page = sysconf(_SC_PAGESIZE);
+    c.free_memory = pages > 0 && page > 0 ? static_cast<std::size_t>(pages) * page : 0;
+    return c;
+  }
+
+  std::vector<std::pair<std::string, double>> op_seconds() const override {
+    std::lock_guard<std::mutex> lock(prof_mu_);
+    return {prof_.begin(), prof_.end()};
+  }
+  void reset_profile() override {
+    std::lock_guard<std::mutex> lock(prof_mu_);
+    prof_.clear();
+  }
+
+  // ---- parameters ------------------------------------------------------------------
+  ParamPtr prepare_linear(const LinearDesc& d) override {
+    check(!d.weights.empty(), "linear '" + d.name + "': no weights");
+    const int K = static_cast<int>(d.weights[0]->cols());
+    std::vector<std::vector<float>> conv;  // fp32 copies of non-F32 / unaligned blocks
+    std::vector<const float*> ws, bs;
+    std::vector<int> rows;
+    for (std::size_t i = 0; i < d.weights.size(); ++i) {
+      const HostTensor* t = d.weights[i];
+      check(t->cols() == K, "linear '" + d.name + "': blocks differ in K");
+      rows.push_back(static_cast<int>(t->rows()));
+      ws.push_back(f32_of(t, conv));
+      if (!d.biases.empty() && d.biases[i]) {
+        bs.push_back(f32_of(d.biases[i], conv));
+      } else {
+        conv.emplace_back(static_cast<std::size_t>(t->rows()), 0.f);
+        bs.push_back(conv.back().data());
+      }
+      note_copied(t);
+    }
+    auto p = std::make_unique<CpuLinear>();
+    p->epi = d.epilogue;
+    const GemmPost post = d.epilogue == Epilogue::kGelu       ? GemmPost::kBiasGelu
+                          : d.epilogue == Epilogue::kResidual ? GemmPost::kBiasAccumulate
+                                                              : GemmPost::kBias;
+    p->lin = std::make_unique<Linear>(eng_, prec_, post, ws, bs, rows, K, opts_.force_fixed_m);
+    const std::size_t dot = d.name.rfind('.');
+    p->prof = "gemm_" + (dot == std::string::npos ? d.name : d.name.substr(dot + 1));
+    if (gemm_impl_.empty()) gemm_impl_ = ", GEMM " + p->lin->impl_info();
+    return p;
+  }
+  ParamPtr prepare_norm(const NormDesc& d) override {
+    auto p = std::make_unique<CpuNorm>();
+    fill_norm(d, *p);
+    return p;
+  }
+  ParamPtr prepare_embedding(const EmbedDesc& d) override {
+    auto p = std::make_unique<CpuEmbed>();
+    p->word = {d.word, d.word ? d.word->f32_ptr() : nullptr};
+    p->pos = {d.position, d.position ? d.position->f32_ptr() : nullptr};
+    p->type = {d.type, d.type ? d.type->f32_ptr() : nullptr};
+    p->has_norm = d.has_norm;
+    if (d.has_norm) fill_norm(d.norm, p->norm);
+    return p;
+  }
+  ParamPtr prepare_head(const HeadDesc& d) override {
+    auto p = std::make_unique<CpuHead>();
+    p->H = static_cast<int>(d.out->cols());
+    if (d.dense_w) {
+      p->dense_w = d.dense_w->f32();
+      p->dense_b = d.dense_b ? d.dense_b->f32() : std::vector<float>(p->H, 0.f);
+    }
+    std::vector<std::int64_t> rows = d.out_rows;
+    if (rows.empty())
+      for (std::int64_t r = 0; r < d.out->rows(); ++r) rows.push_back(r);
+    check(rows.size() == 1 || rows.size() == 2, "head: 1 or 2 output rows expected");
+    p->n = static_cast<int>(rows.size());
+    for (auto r : rows) {
+      check(r >= 0 && r < d.out->rows(), "head: output row out of range");
+      auto v = d.out->row_f32(r);
+      p->out.insert(p->out.end(), v.begin(), v.end());
+      p->out_b.push_back(d.out_b ? d.out_b->row_f32(r)[0] : 0.f);
+    }
+    return p;
+  }
+
+  char* allocate_arena(std::size_t bytes) override {
+    return static_cast<char*>(::operator new[](bytes, std::align_val_t(64)));
+  }
+  void free_arena(char* p, std::size_t) override { ::operator delete[](p, std::align_val_t(64)); }
+  // oneDNN's gemm:jit allocates its own packing buffers inside each call (not visible
+  // through the scratchpad API for runtime-M primitives): per thread, one panel of A and
+  // one of B (<= ~4 MB each for K <= 4096), plus the int8 row/column offset sums.
+  std::size_t extra_pass_bytes(int tokens) const override {
+    return static_cast<std::size_t>(threads_bound()) * (8u << 20) + (16u << 20) +
+           static_cast<std::size_t>(std::max(tokens, 0)) * 64;
+  }
+
+ protected:
+  // ---- activation layout -----------------------------------------------------------
+  std::size_t comp_bytes(int rows, int cols) const {
+    const std::size_t n = static_cast<std::size_t>(rows) * cols;
+    switch (prec_) {
+      case GemmPrec::kF32: return 0;
+      case GemmPrec::kBf16: return n * 2;
+      case GemmPrec::kBf16Emu: return n * 4;
+      case GemmPrec::kInt8: return align64(n) + 2 * align64(static_cast<std::size_t>(rows) * 4);
+    }
+    return 0;
+  }
+  std::size_t act_bytes(int rows, int cols, ActUse use) const override {
+    return align64(static_cast<std::size_t>(rows) * cols * 4) + (use == ActUse::kGemmInput ? comp_bytes(rows, cols) : 0);
+  }
+  void bind(Act& a, char* p) const override {
+    a.data = p;
+    a.ld = a.cols;
+    a.elem = 4;
+    a.aux = a.use == ActUse::kGemmInput && prec_ != GemmPrec::kF32 && p
+                ? p + align64(static_cast<std::size_t>(a.rows) * a.cols * 4)
+                : nullptr;
+  }
+
+  // ---- ops -------------------------------------------------------------------------
+  void do_embed(const Param& ep, Act& out) override {
+    const auto t0 = Clock::now();
+    const auto& e = static_cast<const CpuEmbed&>(ep);
+    const PackedBatch& b = batch();
+    const int H = out.cols;
+    check(static_cast<std::int64_t>(H) == e.word.t->cols(), "embed: width mismatch");
+#pragma omp parallel
+    {
+      std::vector<float> buf(static_cast<std::size_t>(H));
+#pragma omp for schedule(static)
+      for (int t = 0; t < b.total_tokens(); ++t) {
+        float* x = frow(out, t);
+        const float* we = table_row(e.word, b.input_ids[t], H, x);
+        if (we != x) std::memcpy(x, we, sizeof(float) * H);
+        if (e.pos.t) add_row(x, table_row(e.pos, b.position_ids[t], H, buf.data()), H);
+        if (e.type.t) add_row(x, table_row(e.type, b.token_type_ids[t], H, buf.data()), H);
+        if (e.has_norm) norm_row(x, nullptr, H, e.norm);
+        comp_row(out, t);
+      }
+    }
+    tick("embed", t0);
+  }
+
+  void do_linear(const Act& in, const Param& wp, Act& out) override {
+    const auto& w = static_cast<const CpuLinear&>(wp);
+    const Linear& L = *w.lin;
+    const int M = in.rows, N = L.N();
+    const int outN = w.epi == Epilogue::kSwiGlu ? N / 2 : N;
+    check(in.cols == L.K() && out.cols == outN && out.rows == M && out.ld == out.cols, "linear: shape mismatch");
+    if (M == 0) return;
+    const Src src = gemm_src(in);
+    auto t0 = Clock::now();
+    if (prec_ != GemmPrec::kInt8) {
+      if (w.epi == Epilogue::kSwiGlu) {
+        float* z = reinterpret_cast<float*>(scratch(static_cast<std::size_t>(M) * N * 4));
+        L.run(strm(), src.p, M, z);
+        t0 = tick(w.prof, t0);
+#pragma omp parallel for schedule(static)
+        for (int m = 0; m < M; ++m) {
+          swiglu_row(z + static_cast<std::size_t>(m) * N, outN, frow(out, m));
+          comp_row(out, m);
+        }
+      } else {
+        L.run(strm(), src.p, M, out.data);  // bias (+GELU | + residual) as post-ops
+        t0 = tick(w.prof, t0);
+        if (out.aux) {
+#pragma omp parallel for schedule(static)
+          for (int m = 0; m < M; ++m) comp_row(out, m);
+        }
+      }
+      tick("rows", t0);
+      return;
+    }
+    // int8: s32 accumulators, then one fused row pass.
+    const bool in_place = w.epi == Epilogue::kNone || w.epi == Epilogue::kGelu;
+    int32_t* acc = in_place ? reinterpret_cast<int32_t*>(out.data)
+                            : reinterpret_cast<int32_t*>(scratch(static_cast<std::size_t>(M) * N * 4));
+    L.run(strm(), src.p, M, acc);
+    t0 = tick(w.prof, t0);
+#pragma omp parallel for schedule(static)
+    for (int m = 0; m < M; ++m) {
+      int32_t* a = acc + static_cast<std::size_t>(m) * N;
+      float* af = reinterpret_cast<float*>(a);
+      dequant_row(a, N, src.zp[m], src.scale[m], L.w_sum(), L.w_scale(), L.bias(), af);
+      float* y = frow(out, m);
+      switch (w.epi) {
+        case Epilogue::kNone: break;
+        case Epilogue::kGelu: gelu_row(y, N); break;
+        case Epilogue::kResidual: add_row(y, af, N); break;
+        case Epilogue::kSwiGlu: swiglu_row(af, outN, y); break;
+      }
+      comp_row(out, m);
+    }
+    tick("rows", t0);
+  }
+
+  void do_linear_add_norm(const Act& in, const Param& wp, Act& x, const Param& np) override {
+    const auto& w = static_cast<const CpuLinear&>(wp);
+    const auto& n = static_cast<const CpuNorm&>(np);
+    const Linear& L = *w.lin;
+    const int M = in.rows, N = L.N();
+    check(w.epi == Epilogue::kResidual, "linear_add_norm: the linear must be prepared with Epilogue::kResidual");
+    check(in.cols == L.K() && x.cols == N && x.rows == M && x.ld == x.cols, "linear_add_norm: shape mismatch");
+    if (M == 0) return;
+    const Src src = gemm_src(in);
+    auto t0 = Clock::now();
+    if (prec_ != GemmPrec::kInt8) {
+      L.run(strm(), src.p, M, x.data);  // x += in W^T + b (sum post-op)
+      t0 = tick(w.prof, t0);
+#pragma omp parallel for schedule(static)
+      for (int m = 0; m < M; ++m) {
+        norm_row(frow(x, m), nullptr, N, n);
+        comp_row(x, m);
+      }
+      tick("rows", t0);
+      return;
+    }
+    int32_t* acc = reinterpret_cast<int32_t*>(scratch(static_cast<std::size_t>(M) * N * 4));
+    L.run(strm(), src.p, M, acc);
+    t0 = tick(w.prof, t0);
+#pragma omp parallel for schedule(static)
+    for (int m = 0; m < M; ++m) {
+      int32_t* a = acc + static_cast<std::size_t>(m) * N;
+      float* af = reinterpret_cast<float*>(a);
+      dequant_row(a, N, src.zp[m], src.scale[m], L.w_sum(), L.w_scale(), L.bias(), af);
+      norm_row(frow(x, m), af, N, n);
+      comp_row(x, m);
+    }
+    tick("rows", t0);
+  }
+
+  void do_norm(const Act& in, const Param& np, Act& out, int group) override {
+    const auto t0 = Clock::now();
+    const auto& n = static_cast<const CpuNorm&>(np);
+    const int g = group > 0 ? group : in.cols;
+    check(in.cols % g == 0 && static_cast<int>(n.w.size()) == g && out.cols == in.cols && out.rows == in.rows,
+          "norm: shape mismatch");
+#pragma omp parallel for schedule(static)
+    for (int m = 0; m < in.rows; ++m) {
+      float* y = frow(out, m);
+      if (y != frow(in, m)) std::memcpy(y, frow(in, m), sizeof(float) * in.cols);
+      for (int c = 0; c < in.cols; c += g) norm_row(y + c, nullptr, g, n);
+      comp_row(out, m);
+    }
+    tick("rows", t0);
+  }
+
+  void do_rope(Act& q, Act& k, const RopeDesc& d) override {
+    const auto t0 = Clock::now();
+    rope_rows(q, k, d, batch());
+    tick("rope", t0);
+  }
+
+  void do_attention(const AttnDesc& d, const Act& q, const Act& k, const Act& v, Act& out) override {
+    const auto t0 = Clock::now();
+    const PackedBatch& b = batch();
+    check(d.kv_heads > 0 && d.heads % d.kv_heads == 0, "attention: heads not a multiple of kv_heads");
+    check(q.cols == d.heads * d.head_dim && k.cols == d.kv_heads * d.head_dim && v.cols == k.cols &&
+              out.cols == q.cols && q.rows == selected_rows(b, d.q_rows) && out.rows == q.rows,
+          "attention: shape mismatch");
+    if (fast_attention(d, b)) {
+      AttnArgs a = attn_args(d, q, k, v, out, b);
+      cpu::attention(a, reinterpret_cast<float*>(scratch(attention_bytes(d, b))), opts_.attn_sgemm);
+    } else {
+      attention_generic(d, q, k, v, out, b);
+    }
+    if (out.aux) {
+#pragma omp parallel for schedule(static)
+      for (int m = 0; m < out.rows; ++m) comp_row(out, m);
+    }
+    tick("attention", t0);
+  }
+
+  void do_gather_rows(const Act& in, RowSel sel, Act& out) override {
+    const PackedBatch& b = batch();
+    check(out.rows == selected_rows(b, sel) && out.cols == in.cols, "gather_rows: shape mismatch");
+    const bool comp = in.aux && out.aux;
+    for (int s = 0; s < out.rows; ++s) {
+      const int r = sel == RowSel::kAll ? s : selected_row(b, s, sel);
+      std::memcpy(frow(out, s), frow(in, r), sizeof(float) * in.cols);
+      if (comp) copy_comp_row(in, r, out, s);
+      else comp_row(out, s);
+    }
+  }
+
+  std::vector<float> do_head(const Act& pooled, const Param& hp) override {
+    const auto t0 = Clock::now();
+    const auto& h = static_cast<const CpuHead&>(hp);
+    const int S = pooled.rows, H = h.H;
+    check(pooled.cols == H, "head: pooled width mismatch");
+    const float* x = reinterpret_cast<const float*>(pooled.data);
+    float* t = reinterpret_cast<float*>(scratch(static_cast<std::size_t>(S) * H * 4));
+    if (!h.dense_w.empty()) {
+      dnnl_sgemm('N', 'T', S, H, H, 1.0f, x, pooled.ld, h.dense_w.data(), H, 0.f, t, H);
+      for (int s = 0; s < S; ++s)
+        for (int i = 0; i < H; ++i) t[s * H + i] = std::tanh(t[s * H + i] + h.dense_b[i]);
+    } else {
+      for (int s = 0; s < S; ++s) std::memcpy(t + static_cast<std::size_t>(s) * H, frow(pooled, s), 4 * H);
+    }
+    std::vector<float> logits(S);
+    for (int s = 0; s < S; ++s) {
+      float z[2];
+      for (int j = 0; j < h.n; ++j) {
+        const float* w = h.out.data() + static_cast<std::size_t>(j) * H;
+        float acc = 0.f;
+        for (int i = 0; i < H; ++i) acc += t[static_cast<std::size_t>(s) * H + i] * w[i];
+        z[j] = acc + h.out_b[j];
+      }
+      logits[s] = h.n == 1 ? z[0] : z[1] - z[0];
+    }
+    tick("head", t0);
+    return logits;
+  }
+
+  void do_write(Act& a, const std::vector<float>& host) override {
+    for (int r = 0; r < a.rows; ++r) {
+      std::memcpy(frow(a, r), host.data() + static_cast<std::size_t>(r) * a.cols, 4 * a.cols);
+      comp_row(a, r);
+    }
+  }
+  std::vector<float> do_read(const Act& a) override {
+    std::vector<float> h(static_cast<std::size_t>(a.rows) * a.cols);
+    for (int r = 0; r < a.rows; ++r) std::memcpy(h.data() + static_cast<std::size_t>(r) * a.cols, frow(a, r), 4 * a.cols);
+    return h;
+  }
+
+  // ---- scratch sizes (dry runs) ----------------------------------------------------
+  std::size_t linear_scratch(const Act& in, const Param& wp, const Act&) const override {
+    const auto& w = static_cast<const CpuLinear&>(wp);
+    std::size_t s = in.use == ActUse::kGemmInput || prec_ == GemmPrec::kF32 ? 0 : align64(comp_bytes(in.rows, in.cols));
+    const bool acc = w.epi == Epilogue::kSwiGlu || (prec_ == GemmPrec::kInt8 && w.epi == Epilogue::kResidual);
+    if (acc) s += align64(static_cast<std::size_t>(in.rows) * w.lin->N() * 4);
+    return s;
+  }
+  std::size_t linear_add_norm_scratch(const Act& in, const Param& wp, const Act&) const override {
+    const auto& w = static_cast<const CpuLinear&>(wp);
+    std::size_t s = in.use == ActUse::kGemmInput || prec_ == GemmPrec::kF32 ? 0 : align64(comp_bytes(in.rows, in.cols));
+    if (prec_ == GemmPrec::kInt8) s += align64(static_cast<std::size_t>(in.rows) * w.lin->N() * 4);
+    return s;
+  }
+  std::size_t attention_scratch(const AttnDesc& d, const Act&, const Act&) const override {
+    return fast_attention(d, batch()) ? attention_bytes(d, batch()) : 0;
+  }
+  std::size_t head_scratch(const Act& pooled, const Param&) const override {
+    return static_cast<std::size_t>(pooled.rows) * pooled.cols * 4;
+  }
+
+ private:
+  // GEMM input of an activation: fp32 rows, its companion, or a conversion in scratch.
+  struct Src {
+    const void* p = nullptr;
+    const float* scale = nullptr;  // int8: per row
+    const int32_t* zp = nullptr;
+  };
+  Src gemm_src(const Act& in) {
+    check(in.ld == in.cols, "linear: input rows must be contiguous");
+    if (prec_ == GemmPrec::kF32) return {in.data};
+    Act c = in;
+    if (!c.aux) {
+      const auto t0 = Clock::now();
+      c.aux = scratch(comp_bytes(in.rows, in.cols));
+#pragma omp parallel for schedule(static)
+      for (int m = 0; m < in.rows; ++m) comp_row(c, m);
+      tick("convert", t0);
+    }
+    Src s{c.aux};
+    if (prec_ == GemmPrec::kInt8) {
+      s.scale = scales(c);
+      s.zp = zps(c);
+    }
+    return s;
+  }
+  uint8_t* q8(const Act& a) const { return reinterpret_cast<uint8_t*>(a.aux); }
+  float* scales(const Act& a) const {
+    return reinterpret_cast<float*>(a.aux + align64(static_cast<std::size_t>(a.rows) * a.cols));
+  }
+  int32_t* zps(const Act& a) const {
+    return reinterpret_cast<int32_t*>(a.aux + align64(static_cast<std::size_t>(a.rows) * a.cols) +
+                                      align64(static_cast<std::size_t>(a.rows) * 4));
+  }
+  // Companion of row r from its fp32 row (no-op without a companion).
+  void comp_row(const Act& a, int r) const {
+    if (!a.aux) return;
+    const std::size_t off = static_cast<std::size_t>(r) * a.cols;
+    switch (prec_) {
+      case GemmPrec::kF32: return;
+      case GemmPrec::kBf16: to_bf16_row(frow(a, r), a.cols, reinterpret_cast<uint16_t*>(a.aux) + off); return;
+      case GemmPrec::kBf16Emu: round_bf16_row(frow(a, r), a.cols, reinterpret_cast<float*>(a.aux) + off); return;
+      case GemmPrec::kInt8: quantize_row_u8(frow(a, r), a.cols, q8(a) + off, scales(a) + r, zps(a) + r); return;
+    }
+  }
+  void copy_comp_row(const Act& in, int r, const Act& out, int s) const {
+    const std::size_t n = static_cast<std::size_t>(in.cols);
+    switch (prec_) {
+      case GemmPrec::kF32: return;
+      case GemmPrec::kBf16: std::memcpy(out.aux + 2 * n * s, in.aux + 2 * n * r, 2 * n); return;
+      case GemmPrec::kBf16Emu: std::memcpy(out.aux + 4 * n * s, in.aux + 4 * n * r, 4 * n); return;
+      case GemmPrec::kInt8:
+        std::memcpy(q8(out) + n * s, q8(in) + n * r, n);
+        scales(out)[s] = scales(in)[r];
+        zps(out)[s] = zps(in)[r];
+        return;
+    }
+  }
+
+  // The blocked kernels handle bidirectional attention (all rows or the first row) with
+  // one KV head per query head and no shared prefixes; anything else takes the generic path.
+  static bool fast_attention(const AttnDesc& d, const PackedBatch& b) {
+    return !d.causal && d.kv_heads == d.heads && d.q_rows != RowSel::kLast && !b.has_prefixes();
+  }
+  int bq(int L) const { return std::max(1, std::min(opts_.attn_q_block, L)); }
+  int bk(int L) const { return std::max(1, std::min(opts_.attn_k_block, L)); }
+  static int max_len(const PackedBatch& b) {
+    int L = 1;
+    for (int s = 0; s < b.num_seqs(); ++s) L = std::max(L, b.seqlen(s));
+    return L;
+  }
+  static int threads_bound() { return std::max(omp_get_max_threads(), omp_get_num_procs()); }
+  std::size_t attention_bytes(const AttnDesc& d, const PackedBatch& b) const {
+    const int L = max_len(b);
+    return static_cast<std::size_t>(threads_bound()) * attention_scratch_floats(bq(L), bk(L), d.head_dim, L) * 4;
+  }
+  AttnArgs attn_args(const AttnDesc& d, const Act& q, const Act& k, const Act& v, const Act& out,
+                     const PackedBatch& b) const {
+    const int L = max_len(b);
+    AttnArgs a;
+    a.q = reinterpret_cast<const float*>(q.data), a.ldq = q.ld;
+    a.k = reinterpret_cast<const float*>(k.data), a.ldk = k.ld;
+    a.v = reinterpret_cast<const float*>(v.data), a.ldv = v.ld;
+    a.o = reinterpret_cast<float*>(out.data), a.ldo = out.ld;
+    a.cu = b.cu_seqlens.data();
+    a.S = b.num_seqs();
+    a.heads = d.heads;
+    a.head_dim = d.head_dim;
+    a.scale = d.scale;
+    a.first_token_only = d.q_rows == RowSel::kFirst;
+    a.q_block = bq(L);
+    a.k_block = bk(L);
+    return a;
+  }
+
+  const float* f32_of(const HostTensor* t, std::vector<std::vector<float>>& conv) const {
+    if (const float* p = t->f32_ptr()) return p;
+    conv.push_back(t->f32());
+    return conv.back().data();
+  }
+  static void fill_norm(const NormDesc& d, CpuNorm& p) {
+    p.kind = d.kind;
+    p.eps = d.eps;
+    p.w = d.weight->f32();
+    if (d.bias) p.b = d.bias->f32();
+  }
+  dnnl::stream& strm() {
+    if (!strm_) strm_ = std::make_unique<dnnl::stream>(eng_);
+    return *strm_;
+  }
+  Clock::time_point tick(const std::string& what, Clock::time_point t0) {
+    const auto t1 = Clock::now();
+    if (opts_.profile) {
+      std::lock_guard<std::mutex> lock(prof_mu_);
+      prof_[what] += std::chrono::duration<double>(t1 - t0).count();
+    }
+    return t1;
+  }
+
+  DType dtype_;
+  CpuOpsOptions opts_;
+  GemmPrec prec_ = GemmPrec::kF32;
+  dnnl::engine eng_;
+  std::unique_ptr<dnnl::stream> strm_;
+  std::string describe_, gemm_impl_;
+  mutable std::mutex prof_mu_;
+  std::map<std::string, double> prof_;
+};
+
+}  // namespace
+
+std::unique_ptr<Ops> make_cpu_ops_ex(DType dtype, const CpuOpsOptions& opts) {
+  return std::make_unique<CpuOps>(dtype, opts);
+}
+
+}  // namespace crossrank::cpu
+
+namespace crossrank {
+
+std::unique_ptr<Ops> make_cpu_ops(DType dtype) { return cpu::make_cpu_ops_ex(dtype, cpu::CpuOpsOptions{}); }
+
+}  // namespace crossrank

@@ -1,0 +1,35 @@
+#pragma once
+// Internal knobs and introspection of the optimised CPU ops, for tests and benchmarks.
+// Production code uses make_cpu_ops() from backend/backend.h (default options).
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "backend/ops.h"
+
+namespace crossrank::cpu {
+
+struct CpuOpsOptions {
+  int attn_q_block = 64;    // query rows per attention task
+  int attn_k_block = 1024;  // keys per online-softmax block (scratch = q_block x k_block)
+  bool attn_sgemm = false;  // oneDNN sgemm per attention block instead of the AVX2 kernels
+  bool force_fixed_m = false;         // test hook: per-M GEMM primitives instead of runtime M
+  bool force_bf16_emulation = false;  // test hook: emulated bf16 even if native exists
+  bool profile = false;     // accumulate wall time per op (adds no synchronisation: every op
+                            // already ends with an OpenMP barrier)
+};
+
+// Implemented by the ops make_cpu_ops_ex returns (dynamic_cast to reach it).
+class CpuOpsInfo {
+ public:
+  virtual ~CpuOpsInfo() = default;
+  // Seconds per op accumulated since the last reset (profile only).
+  virtual std::vector<std::pair<std::string, double>> op_seconds() const = 0;
+  virtual void reset_profile() = 0;
+};
+
+std::unique_ptr<Ops> make_cpu_ops_ex(DType dtype, const CpuOpsOptions& opts);
+
+}  // namespace crossrank::cpu

@@ -1,0 +1,144 @@
+#include "backend/ops.h"
+
+#include "util/error.h"
+
+namespace crossrank {
+
+Act Act::cols_view(int c0, int n) const {
+  Act v = *this;
+  v.data = data ? data + static_cast<std::size_t>(c0) * elem : nullptr;
+  v.cols = n;
+  v.aux = nullptr;
+  v.use = ActUse::kPlain;
+  return v;
+}
+
+int selected_rows(const PackedBatch& b, RowSel sel) {
+  return sel == RowSel::kAll ? b.total_tokens() : b.num_seqs();
+}
+
+int selected_row(const PackedBatch& b, int s, RowSel sel) {
+  return sel == RowSel::kLast ? b.cu_seqlens[s + 1] - 1 : b.cu_seqlens[s];
+}
+
+void Ops::begin(const PackedBatch& batch, char* arena, std::size_t arena_bytes) {
+  check(!in_pass_, "Ops::begin: a pass is already running");
+  batch_ = &batch;
+  arena_ = arena;
+  arena_bytes_ = arena_bytes;
+  top_ = scratch_top_ = peak_ = 0;
+  sizing_ = false;
+  in_pass_ = true;
+}
+
+void Ops::begin_sizing(const PackedBatch& shape) {
+  check(!in_pass_, "Ops::begin_sizing: a pass is already running");
+  batch_ = &shape;
+  arena_ = nullptr;
+  arena_bytes_ = 0;
+  top_ = scratch_top_ = peak_ = 0;
+  sizing_ = true;
+  in_pass_ = true;
+}
+
+std::size_t Ops::end() {
+  in_pass_ = false;
+  batch_ = nullptr;
+  return peak_;
+}
+
+std::size_t Ops::act_bytes(int rows, int cols, ActUse) const {
+  return static_cast<std::size_t>(rows) * static_cast<std::size_t>(cols) * 4;
+}
+
+void Ops::bind(Act& a, char* p) const {
+  a.data = p;
+  a.ld = a.cols;
+  a.elem = 4;
+  a.aux = nullptr;
+}
+
+Act Ops::alloc(int rows, int cols, ActUse use) {
+  check(in_pass_, "Ops::alloc outside a pass");
+  check(rows >= 0 && cols > 0, "Ops::alloc: bad shape");
+  Act a;
+  a.rows = rows;
+  a.cols = cols;
+  a.use = use;
+  const std::size_t bytes = align64(act_bytes(rows, cols, use));
+  const std::size_t off = top_;
+  top_ += bytes;
+  peak_ = std::max(peak_, top_);
+  if (!sizing_) {
+    if (top_ > arena_bytes_)
+      throw Error(ErrorCode::kInternal, "activation arena overflow (" + std::to_string(top_) + " > " +
+                                            std::to_string(arena_bytes_) + " bytes): sizing run disagrees");
+    bind(a, arena_ + off);
+  } else {
+    bind(a, nullptr);
+    a.data = nullptr;
+    a.aux = nullptr;
+  }
+  return a;
+}
+
+char* Ops::scratch(std::size_t bytes) {
+  const std::size_t off = top_ + scratch_top_;
+  scratch_top_ += align64(bytes);
+  peak_ = std::max(peak_, top_ + scratch_top_);
+  if (sizing_) return nullptr;
+  if (top_ + scratch_top_ > arena_bytes_)
+    throw Error(ErrorCode::kInternal, "activation arena overflow in op scratch: sizing run disagrees");
+  return arena_ + off;
+}
+
+template <class F>
+void Ops::run(std::size_t scratch_bytes, F&& f) {
+  check(in_pass_, "op called outside a pass");
+  if (sizing_) {
+    peak_ = std::max(peak_, top_ + align64(scratch_bytes));
+    return;
+  }
+  scratch_top_ = 0;
+  f();
+  scratch_top_ = 0;
+}
+
+void Ops::embed(const Param& e, Act& out) {
+  run(0, [&] { do_embed(e, out); });
+}
+void Ops::linear(const Act& in, const Param& w, Act& out) {
+  run(sizing_ ? linear_scratch(in, w, out) : 0, [&] { do_linear(in, w, out); });
+}
+void Ops::linear_add_norm(const Act& in, const Param& w, Act& x, const Param& n) {
+  run(sizing_ ? linear_add_norm_scratch(in, w, x) : 0, [&] { do_linear_add_norm(in, w, x, n); });
+}
+void Ops::norm(const Act& in, const Param& n, Act& out, int group) {
+  run(0, [&] { do_norm(in, n, out, group); });
+}
+void Ops::rope(Act& q, Act& k, const RopeDesc& d) {
+  run(0, [&] { do_rope(q, k, d); });
+}
+void Ops::attention(const AttnDesc& d, const Act& q, const Act& k, const Act& v, Act& out) {
+  run(sizing_ ? attention_scratch(d, q, k) : 0, [&] { do_attention(d, q, k, v, out); });
+}
+void Ops::gather_rows(const Act& in, RowSel sel, Act& out) {
+  run(0, [&] { do_gather_rows(in, sel, out); });
+}
+std::vector<float> Ops::head(const Act& pooled, const Param& h) {
+  std::vector<float> r;
+  run(sizing_ ? head_scratch(pooled, h) : 0, [&] { r = do_head(pooled, h); });
+  if (sizing_) r.assign(static_cast<std::size_t>(pooled.rows), 0.f);
+  return r;
+}
+void Ops::write(Act& a, const std::vector<float>& host) {
+  check(host.size() == static_cast<std::size_t>(a.rows) * a.cols, "Ops::write: size mismatch");
+  run(0, [&] { do_write(a, host); });
+}
+std::vector<float> Ops::read(const Act& a) {
+  std::vector<float> r;
+  run(0, [&] { r = do_read(a); });
+  return r;
+}
+
+}  // namespace crossrank

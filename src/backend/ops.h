@@ -1,0 +1,257 @@
+#pragma once
+// The op interface: the coarse, fused operations every architecture is written with
+// (src/model/*), implemented once per backend (ref: plain fp32, the oracle; cpu: oneDNN
+// fp32/bf16/int8; cuda). A model never touches activation memory itself: it allocates
+// activations from the pass's arena, hands them to ops and reads back only the logits.
+//
+// Lifecycle. Parameters are prepared once (prepare_*: the backend packs, quantises or
+// uploads its own copy from the host tensors). Each forward pass is
+//     ops.begin(batch, arena) ... alloc / ops ... ops.end()
+// and the same model code run between begin_sizing(shape) and end() is a dry run: no op
+// computes, every allocation and every op's scratch is only counted, so end() returns
+// the pass's exact arena size for that backend (this is Backend::activation_bytes for
+// every architecture on every backend, with no per-model formula).
+//
+// Memory. Activations come from a bump arena (alloc/mark/release, LIFO by scope); an op
+// may take temporary scratch above the top, valid until it returns. The base class does
+// the arithmetic only; the backend owns the memory (host or device).
+//
+// Shapes. An activation is a row-major [rows, cols] matrix with a row stride ld; rows are
+// tokens (or one row per sequence after a gather). The packed batch (no padding) given
+// to begin() defines the sequences: sequence s owns token rows [cu[s], cu[s+1]).
+//
+// Not thread-safe: one pass at a time per Ops object (the runner serialises).
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "batch/packed_batch.h"
+#include "crossrank/crossrank.h"
+#include "model/tensors.h"
+
+namespace crossrank {
+
+// ---- parameter descriptions (host tensors in their source dtype) ----------------------
+
+// How a Linear's result z = x W^T + b is finished.
+enum class Epilogue : std::uint8_t {
+  kNone,      // y = z
+  kGelu,      // y = GELU_erf(z)
+  kSwiGlu,    // W stacks [gate; up] (2N rows): y = silu(z[:, :N]) * z[:, N:]  ([M, N])
+  kResidual,  // y += z (y holds the residual on entry)
+};
+
+// y = epilogue(x W^T + b). W = the row blocks stacked in order, each [n_b, K] (HF layout).
+struct LinearDesc {
+  std::string name;                        // for messages and per-GEMM policies, e.g. "layer.3.ffn_out"
+  std::vector<const HostTensor*> weights;  // row blocks
+  std::vector<const HostTensor*> biases;   // empty (no bias) or one [n_b] per block
+  Epilogue epilogue = Epilogue::kNone;
+};
+
+enum class NormKind : std::uint8_t { kLayerNorm, kRmsNorm };
+// LayerNorm: (x - mean) / sqrt(var + eps) * w + b;  RMSNorm: x / sqrt(mean(x^2) + eps) * w.
+// Statistics in fp32 or wider on every backend.
+struct NormDesc {
+  NormKind kind = NormKind::kLayerNorm;
+  const HostTensor* weight = nullptr;  // [dim]
+  const HostTensor* bias = nullptr;    // [dim], LayerNorm only (may be null)
+  float eps = 1e-5f;
+};
+
+// x[t] = word[ids[t]] (+ position[pos[t]]) (+ type[types[t]]), then the norm if any.
+struct EmbedDesc {
+  const HostTensor* word = nullptr;      // [V, H]
+  const HostTensor* position = nullptr;  // [P, H] or null (rotary models)
+  const HostTensor* type = nullptr;      // [T, H] or null
+  bool has_norm = false;
+  NormDesc norm;
+};
+
+// Scores from pooled rows p [S, H]:
+//   h = dense ? tanh(p Wd^T + bd) : p
+//   one out row:  logit = h . w_0 + b_0        (cross-encoder classifiers)
+//   two out rows: logit = h . w_1 - h . w_0    (decoder yes/no: log P(yes) - log P(no))
+// out_rows selects rows of `out` (e.g. the "no" and "yes" rows of a 151k-row LM head);
+// empty = all rows (then out must have 1 or 2 rows).
+struct HeadDesc {
+  const HostTensor* dense_w = nullptr;  // [H, H] or null
+  const HostTensor* dense_b = nullptr;  // [H] or null
+  const HostTensor* out = nullptr;      // [n, H]
+  const HostTensor* out_b = nullptr;    // [n] or null
+  std::vector<std::int64_t> out_rows;
+};
+
+// A backend's prepared parameter (packed / quantised / uploaded copy). Opaque to models.
+class Param {
+ public:
+  virtual ~Param() = default;
+};
+using ParamPtr = std::unique_ptr<Param>;
+
+// ---- per-pass arguments ---------------------------------------------------------------
+
+// Which rows of each sequence an op produces: all tokens, or one row per sequence.
+enum class RowSel : std::uint8_t { kAll, kFirst, kLast };
+
+// Softmax attention within each sequence of the batch.
+//   q: [rows(q_rows), heads * head_dim]; k, v: [T, kv_heads * head_dim]; out like q.
+//   Query head h reads kv head h / (heads / kv_heads) (grouped-query attention).
+//   causal: token i sees keys j <= i of its sequence. With q_rows kFirst/kLast the one
+//   query row of sequence s is its first/last token.
+//   Sequences with a parent (PackedBatch::parent) also see all of the parent's keys first
+//   (a shared prompt prefix computed once), as if the parent's tokens preceded their own.
+struct AttnDesc {
+  int heads = 0, kv_heads = 0, head_dim = 0;
+  float scale = 1.0f;  // applied to q.k
+  RowSel q_rows = RowSel::kAll;
+  bool causal = false;
+};
+
+// Rotary position embedding (rotate-half / NeoX layout, as HF Llama/Qwen), applied in
+// place to the first `rotary_dim` features of every head, at the batch's position ids.
+struct RopeDesc {
+  int head_dim = 0;
+  int rotary_dim = 0;  // <= head_dim, even
+  float theta = 10000.0f;
+};
+
+// Where an activation goes next; lets a backend keep a GEMM-ready companion (bf16/int8)
+// written by the producing op instead of converting in a separate pass.
+enum class ActUse : std::uint8_t { kPlain, kGemmInput };
+
+// An activation matrix in backend memory (host or device). Models pass these around but
+// never dereference `data`.
+struct Act {
+  char* data = nullptr;   // first element
+  int rows = 0, cols = 0;
+  int ld = 0;             // row stride in elements
+  int elem = 4;           // bytes per element (backend's activation type)
+  ActUse use = ActUse::kPlain;
+  char* aux = nullptr;    // backend companion (e.g. int8 copy + scales), or null; every op
+                          // that writes an activation with a companion rewrites both
+
+  // Columns [c0, c0 + n) of every row (same rows and ld; no companion).
+  Act cols_view(int c0, int n) const;
+};
+
+// Backend capabilities the scheduler and front ends read (instead of asking "is it CUDA?").
+struct OpsCaps {
+  std::vector<DType> dtypes;          // compute dtypes this backend can run here
+  int preferred_batch_tokens = 2048;  // tokens per pass it runs best at
+  bool padded = false;                // pays for padding (a padded batch of max_len * seqs)
+  std::size_t keep_arena_bytes = 0;   // arena kept between passes up to this size
+  std::size_t free_memory = 0;        // bytes available for activations now (0: unknown)
+};
+
+class Ops {
+ public:
+  virtual ~Ops() = default;
+
+  virtual const char* name() const = 0;
+  virtual DType dtype() const = 0;
+  virtual OpsCaps caps() const = 0;
+  // One line for logs: implementation, ISA, precision choices.
+  virtual std::string describe() const { return name(); }
+
+  // ---- parameters (at load; not during a pass) ----
+  virtual ParamPtr prepare_linear(const LinearDesc& d) = 0;
+  virtual ParamPtr prepare_norm(const NormDesc& d) = 0;
+  virtual ParamPtr prepare_embedding(const EmbedDesc& d) = 0;
+  virtual ParamPtr prepare_head(const HeadDesc& d) = 0;
+  // Names of the host tensors the backend has copied in full (they may be released).
+  const std::vector<std::string>& copied_tensors() const { return copied_; }
+
+  // ---- a pass ----
+  // Starts a pass over `batch` using `arena` (arena_bytes from a sizing run).
+  void begin(const PackedBatch& batch, char* arena, std::size_t arena_bytes);
+  // Starts a dry run over a batch shape (only cu_seqlens/parent are read).
+  void begin_sizing(const PackedBatch& shape);
+  // Ends the pass; returns the arena bytes it used (peak of activations + scratch).
+  std::size_t end();
+  bool sizing() const { return sizing_; }
+  const PackedBatch& batch() const { return *batch_; }
+
+  // An activation [rows, cols] from the arena (uninitialised).
+  Act alloc(int rows, int cols, ActUse use = ActUse::kPlain);
+  // Arena top, and freeing everything allocated after a mark (LIFO scopes).
+  std::size_t mark() const { return top_; }
+  void release(std::size_t mark) { top_ = mark; }
+
+  // Arena memory of the backend (host or device) and bytes it needs beyond the arena for
+  // a pass of `tokens` tokens (library workspaces); used by the runner.
+  virtual char* allocate_arena(std::size_t bytes) = 0;
+  virtual void free_arena(char* p, std::size_t bytes) = 0;
+  virtual std::size_t extra_pass_bytes(int tokens) const { return 0; }
+
+  // ---- ops (each computes nothing in a dry run) ----
+  // out [T, H] = embedding of the batch's tokens (ids, positions, token types).
+  void embed(const Param& e, Act& out);
+  // out = epilogue(in W^T + b); in [M, K], out [M, N].
+  void linear(const Act& in, const Param& w, Act& out);
+  // x = norm(x + in W^T + b)  (post-norm residual block; x [M, N]).
+  void linear_add_norm(const Act& in, const Param& w, Act& x, const Param& norm);
+  // out = norm(in), per row, or per group of `group` columns (0: the whole row), e.g.
+  // per-head q/k norms; out may be in itself.
+  void norm(const Act& in, const Param& n, Act& out, int group = 0);
+  // Rotary embedding in place on q [T, heads*D] and k [T, kv_heads*D] (views allowed).
+  void rope(Act& q, Act& k, const RopeDesc& d);
+  // out [rows(q_rows), heads*D] = attention over the batch's sequences (see AttnDesc).
+  void attention(const AttnDesc& d, const Act& q, const Act& k, const Act& v, Act& out);
+  // out [S, cols] = row sel of each sequence of in [T, cols] (companions included).
+  void gather_rows(const Act& in, RowSel sel, Act& out);
+  // One fp32 logit per row of pooled [S, H], on the host.
+  std::vector<float> head(const Act& pooled, const Param& h);
+
+  // ---- host transfer (tests, debugging) ----
+  void write(Act& a, const std::vector<float>& host);  // rows*cols floats, row-major
+  std::vector<float> read(const Act& a);
+
+ protected:
+  // Bytes of an activation (incl. any companion) and how it is laid out at `p`.
+  virtual std::size_t act_bytes(int rows, int cols, ActUse use) const;
+  virtual void bind(Act& a, char* p) const;
+  // Temporary memory inside an op (valid until it returns); nullptr in a dry run.
+  char* scratch(std::size_t bytes);
+  void note_copied(const HostTensor* t) {
+    if (t) copied_.push_back(t->name);
+  }
+
+  virtual void do_embed(const Param& e, Act& out) = 0;
+  virtual void do_linear(const Act& in, const Param& w, Act& out) = 0;
+  virtual void do_linear_add_norm(const Act& in, const Param& w, Act& x, const Param& norm) = 0;
+  virtual void do_norm(const Act& in, const Param& n, Act& out, int group) = 0;
+  virtual void do_rope(Act& q, Act& k, const RopeDesc& d) = 0;
+  virtual void do_attention(const AttnDesc& d, const Act& q, const Act& k, const Act& v, Act& out) = 0;
+  virtual void do_gather_rows(const Act& in, RowSel sel, Act& out) = 0;
+  virtual std::vector<float> do_head(const Act& pooled, const Param& h) = 0;
+  virtual void do_write(Act& a, const std::vector<float>& host) = 0;
+  virtual std::vector<float> do_read(const Act& a) = 0;
+  // Scratch bytes each op takes (for dry runs); 0 by default.
+  virtual std::size_t linear_scratch(const Act& in, const Param& w, const Act& out) const { return 0; }
+  virtual std::size_t linear_add_norm_scratch(const Act& in, const Param& w, const Act& x) const { return 0; }
+  virtual std::size_t attention_scratch(const AttnDesc& d, const Act& q, const Act& k) const { return 0; }
+  virtual std::size_t head_scratch(const Act& pooled, const Param& h) const { return 0; }
+
+ private:
+  // Runs op `f` (scratch measured by `scratch_bytes` in a dry run) and resets scratch.
+  template <class F>
+  void run(std::size_t scratch_bytes, F&& f);
+
+  std::vector<std::string> copied_;
+  const PackedBatch* batch_ = nullptr;
+  char* arena_ = nullptr;
+  std::size_t arena_bytes_ = 0, top_ = 0, scratch_top_ = 0, peak_ = 0;
+  bool sizing_ = false, in_pass_ = false;
+};
+
+// Rows an op with selection `sel` produces for the current batch (T or S).
+int selected_rows(const PackedBatch& b, RowSel sel);
+// Token row of sequence s picked by `sel` (kFirst: cu[s], kLast: cu[s+1]-1).
+int selected_row(const PackedBatch& b, int s, RowSel sel);
+// Rounds up to a multiple of 64 (arena alignment).
+inline std::size_t align64(std::size_t n) { return (n + 63) & ~std::size_t(63); }
+
+}  // namespace crossrank

@@ -1,0 +1,239 @@
+// XLM-RoBERTa and BERT cross-encoder families: config, tensor table, pair template.
+#include "model/encoder.h"
+
+#include <algorithm>
+#include <cstring>
+#include <nlohmann/json.hpp>
+
+#include "batch/encode.h"
+#include "tokenizer/tokenizer.h"
+#include "util/error.h"
+
+namespace crossrank {
+namespace {
+
+bool ends_with(const std::string& s, const char* suf) {
+  const std::size_t n = std::strlen(suf);
+  return s.size() >= n && s.compare(s.size() - n, n, suf) == 0;
+}
+
+// Other spellings of a canonical name: without the base-model prefix, LayerNorm gamma/beta.
+std::vector<std::string> aliases_of(const std::string& name, const char* prefix) {
+  std::vector<std::string> out;
+  std::vector<std::string> base{name};
+  if (name.rfind(prefix, 0) == 0) base.push_back(name.substr(std::strlen(prefix)));
+  for (const auto& b : base) {
+    if (b != name) out.push_back(b);
+    if (ends_with(b, "LayerNorm.weight")) out.push_back(b.substr(0, b.size() - 6) + "gamma");
+    if (ends_with(b, "LayerNorm.bias")) out.push_back(b.substr(0, b.size() - 4) + "beta");
+  }
+  return out;
+}
+
+class EncoderArchitecture final : public Architecture {
+ public:
+  explicit EncoderArchitecture(EncoderStyle s) : s_(std::move(s)) {}
+
+  const char* family() const override { return s_.family; }
+  std::vector<std::string> hf_classes() const override { return s_.hf_classes; }
+
+  ModelConfig parse_config(const nlohmann::json& j, const std::string& where) const override {
+    ModelConfig c;
+    int labels = 1;
+    if (j.contains("id2label") && j["id2label"].is_object()) labels = static_cast<int>(j["id2label"].size());
+    if (j.contains("num_labels")) labels = config_int(j, "num_labels", where, 0, 1 << 20);
+    if (labels != 1)
+      throw Error(where + ": num_labels is " + std::to_string(labels) +
+                  "; a reranker has exactly one label (one logit per pair)");
+    // Bounds: far above any published encoder, low enough that no product overflows or
+    // allocates absurdly before the tensors are checked against the file.
+    c.vocab_size = config_int(j, "vocab_size", where, 1, 4'000'000);
+    c.hidden = config_int(j, "hidden_size", where, 1, 65536);
+    c.layers = config_int(j, "num_hidden_layers", where, 1, 1024);
+    c.heads = config_int(j, "num_attention_heads", where, 1, 1024);
+    c.intermediate = config_int(j, "intermediate_size", where, 1, 1 << 18);
+    c.max_position_embeddings = config_int(j, "max_position_embeddings", where, 1, 1 << 20);
+    c.type_vocab_size = config_int(j, "type_vocab_size", where, 1, 1024, 2);
+    c.pad_token_id = config_int(j, "pad_token_id", where, 0, c.vocab_size - 1, s_.default_pad);
+    c.norm_eps = config_float(j, "layer_norm_eps", where, 0.f, 1.f, s_.default_eps);
+    const std::string act = j.contains("hidden_act") && j["hidden_act"].is_string()
+                                ? j["hidden_act"].get<std::string>()
+                                : std::string("gelu");
+    if (act != "gelu")
+      throw Error(ErrorCode::kUnsupported, where + ": hidden_act '" + act + "' is not supported (only exact erf 'gelu')");
+    const std::string pet = j.contains("position_embedding_type") && j["position_embedding_type"].is_string()
+                                ? j["position_embedding_type"].get<std::string>()
+                                : std::string("absolute");
+    if (pet != "absolute")
+      throw Error(ErrorCode::kUnsupported,
+                  where + ": position_embedding_type '" + pet + "' is not supported (only 'absolute')");
+    if (c.hidden % c.heads != 0)
+      throw Error(where + ": hidden_size " + std::to_string(c.hidden) + " is not a multiple of num_attention_heads " +
+                  std::to_string(c.heads));
+    finish(c);
+    if (c.max_length < 2) throw Error(where + ": max_position_embeddings too small");
+    return c;
+  }
+
+  std::vector<std::pair<std::string, ModelConfig>> synthetic_shapes() const override {
+    std::vector<std::pair<std::string, ModelConfig>> r;
+    auto add = [&](const char* name, int layers, int hidden, int heads, int inter, int vocab, int maxpos) {
+      ModelConfig c;
+      c.arch = this;
+      c.architecture = s_.hf_classes.front();
+      c.layers = layers;
+      c.hidden = hidden;
+      c.heads = heads;
+      c.intermediate = inter;
+      c.vocab_size = vocab;
+      c.max_position_embeddings = maxpos;
+      c.type_vocab_size = s_.default_type_vocab;
+      c.pad_token_id = s_.default_pad;
+      c.norm_eps = s_.default_eps;
+      finish(c);
+      r.emplace_back(name, c);
+    };
+    if (s_.roberta_positions) {
+      add("bge-reranker-v2-m3", 24, 1024, 16, 4096, 250002, 8194);
+      add("bge-reranker-base", 12, 768, 12, 3072, 250002, 514);
+      add("tiny-xlmr", 2, 32, 4, 64, 8002, 1026);
+    } else {
+      add("ms-marco-MiniLM-L-6-v2", 6, 384, 12, 1536, 30522, 512);
+      add("tiny-bert", 2, 32, 4, 64, 30522, 512);
+    }
+    return r;
+  }
+
+  std::vector<TensorSpec> tensors(const ModelConfig& c) const override {
+    const std::string p = s_.prefix;
+    const std::int64_t H = c.hidden, I = c.intermediate;
+    std::vector<TensorSpec> s;
+    auto add = [&](std::string name, std::vector<std::int64_t> shape) {
+      TensorSpec t;
+      t.aliases = aliases_of(name, s_.prefix);
+      t.name = std::move(name);
+      t.shape = std::move(shape);
+      s.push_back(std::move(t));
+    };
+    add(p + "embeddings.word_embeddings.weight", {c.vocab_size, H});
+    add(p + "embeddings.position_embeddings.weight", {c.max_position_embeddings, H});
+    add(p + "embeddings.token_type_embeddings.weight", {c.type_vocab_size, H});
+    add(p + "embeddings.LayerNorm.weight", {H});
+    add(p + "embeddings.LayerNorm.bias", {H});
+    for (int l = 0; l < c.layers; ++l) {
+      const std::string q = p + "encoder.layer." + std::to_string(l) + ".";
+      for (const char* m : {"attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense"}) {
+        add(q + m + ".weight", {H, H});
+        add(q + m + ".bias", {H});
+      }
+      add(q + "attention.output.LayerNorm.weight", {H});
+      add(q + "attention.output.LayerNorm.bias", {H});
+      add(q + "intermediate.dense.weight", {I, H});
+      add(q + "intermediate.dense.bias", {I});
+      add(q + "output.dense.weight", {H, I});
+      add(q + "output.dense.bias", {H});
+      add(q + "output.LayerNorm.weight", {H});
+      add(q + "output.LayerNorm.bias", {H});
+    }
+    if (s_.pooler_head) {
+      add(p + "pooler.dense.weight", {H, H});
+      add(p + "pooler.dense.bias", {H});
+      add("classifier.weight", {1, H});
+      add("classifier.bias", {1});
+    } else {
+      add("classifier.dense.weight", {H, H});
+      add("classifier.dense.bias", {H});
+      add("classifier.out_proj.weight", {1, H});
+      add("classifier.out_proj.bias", {1});
+    }
+    return s;
+  }
+
+  void check_tokenizer(const Tokenizer& tok, const ModelConfig& c) const override {
+    const SpecialTokens& sp = tok.special();
+    if (sp.cls < 0 || sp.sep < 0)
+      throw Error(std::string("the tokenizer has no ") + (s_.double_sep ? "<s>/</s>" : "[CLS]/[SEP]") +
+                  " tokens, which the " + s_.family + " pair template needs");
+    if (tok.vocab_size() > c.vocab_size)
+      throw Error("tokenizer has " + std::to_string(tok.vocab_size()) + " ids but the model's vocab_size is " +
+                  std::to_string(c.vocab_size));
+  }
+
+  int template_tokens(const Tokenizer*, const ModelConfig&, const ScoreOptions&) const override {
+    return s_.double_sep ? 4 : 3;
+  }
+
+  EncodedPair encode(const Tokenizer& tok, const ModelConfig& c, std::string_view query, std::string_view document,
+                     const ScoreOptions& o) const override {
+    const PairTemplate t = pair_template(tok);
+    check_pair_inputs(c, query, document, o.max_length, t.specials() + 2);
+    std::vector<int32_t> q = tok.encode(query), d = tok.encode(document);
+    truncate_for(q, d, o, t.specials());
+    return build_pair(q, d, t);
+  }
+
+  std::vector<EncodedPair> encode_chunks(const Tokenizer& tok, const ModelConfig& c, std::string_view query,
+                                         std::string_view document, const ScoreOptions& o) const override {
+    const PairTemplate t = pair_template(tok);
+    check_pair_inputs(c, query, document, o.max_length, t.specials() + 2);
+    std::vector<EncodedPair> out;
+    chunk_windows(tok.encode(query), tok.encode(document), o, t.specials(),
+                  [&](const std::vector<int32_t>& q, const std::vector<int32_t>& part) {
+                    out.push_back(build_pair(q, part, t));
+                  });
+    return out;
+  }
+
+  void positions(const int32_t* ids, int n, int start, const ModelConfig& c, std::vector<int32_t>& out) const override {
+    if (s_.roberta_positions) {
+      // As HF create_position_ids_from_input_ids: positions from padding_idx + 1, and a
+      // <pad> id anywhere keeps position padding_idx and is not counted by later tokens.
+      int counted = start;
+      for (int i = 0; i < n; ++i)
+        out.push_back(ids[i] == c.pad_token_id ? c.pad_token_id : c.pad_token_id + 1 + counted++);
+    } else {
+      for (int i = 0; i < n; ++i) out.push_back(start + i);
+    }
+  }
+
+  std::unique_ptr<Model> build(const ModelConfig& c, const TensorMap& t, Ops& ops,
+                               const BuildOptions& o) const override {
+    return build_encoder_model(s_, c, t, ops, o.last_layer_shortcut);
+  }
+
+  const EncoderStyle& style() const { return s_; }
+
+ private:
+  PairTemplate pair_template(const Tokenizer& tok) const {
+    PairTemplate t;
+    t.cls = tok.special().cls;
+    t.sep = tok.special().sep;
+    t.double_sep = s_.double_sep;
+    t.second_type_one = s_.second_type_one;
+    return t;
+  }
+  void finish(ModelConfig& c) const {
+    c.kv_heads = c.heads;
+    c.head_dim = c.hidden / c.heads;
+    c.max_length = c.max_position_embeddings - (s_.roberta_positions ? c.pad_token_id + 1 : 0);
+  }
+
+  EncoderStyle s_;
+};
+
+}  // namespace
+
+const Architecture& xlm_roberta_architecture() {
+  static const EncoderArchitecture a(EncoderStyle{"xlm-roberta",
+                                                  {"XLMRobertaForSequenceClassification", "RobertaForSequenceClassification"},
+                                                  "roberta.", true, true, false, false, 1e-5f, 1, 1});
+  return a;
+}
+
+const Architecture& bert_architecture() {
+  static const EncoderArchitecture a(
+      EncoderStyle{"bert", {"BertForSequenceClassification"}, "bert.", false, false, true, true, 1e-12f, 0, 2});
+  return a;
+}
+
+}  // namespace crossrank
