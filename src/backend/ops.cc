@@ -8,8 +8,17 @@ Act Act::cols_view(int c0, int n) const {
   Act v = *this;
   v.data = data ? data + static_cast<std::size_t>(c0) * elem : nullptr;
   v.cols = n;
-  v.aux = nullptr;
+  v.aux = v.aux2 = nullptr;
   v.use = ActUse::kPlain;
+  return v;
+}
+
+Act Ops::rows_view(const Act& a, int r0, int n) const {
+  check(r0 >= 0 && n >= 0 && r0 + n <= a.rows, "rows_view: rows out of range");
+  Act v = a;
+  v.rows = n;
+  if (a.data) v.data = a.data + static_cast<std::size_t>(r0) * a.ld * a.elem;
+  check(!a.aux, "rows_view: this backend has no row views of companions");
   return v;
 }
 
@@ -55,7 +64,7 @@ void Ops::bind(Act& a, char* p) const {
   a.data = p;
   a.ld = a.cols;
   a.elem = 4;
-  a.aux = nullptr;
+  a.aux = a.aux2 = nullptr;
 }
 
 Act Ops::alloc(int rows, int cols, ActUse use) {
@@ -77,7 +86,7 @@ Act Ops::alloc(int rows, int cols, ActUse use) {
   } else {
     bind(a, nullptr);
     a.data = nullptr;
-    a.aux = nullptr;
+    a.aux = a.aux2 = nullptr;
   }
   return a;
 }

@@ -120,7 +120,11 @@ struct RopeDesc {
 
 // Where an activation goes next; lets a backend keep a GEMM-ready companion (bf16/int8)
 // written by the producing op instead of converting in a separate pass.
-enum class ActUse : std::uint8_t { kPlain, kGemmInput };
+//   kPlain      read by any op
+//   kGemmInput  read by linear ops and others: fp32 rows plus a GEMM-ready companion
+//   kGemmOnly   read by linear ops only: the backend may keep the GEMM-ready form alone
+//               (read() then returns values reconstructed from it)
+enum class ActUse : std::uint8_t { kPlain, kGemmInput, kGemmOnly };
 
 // An activation matrix in backend memory (host or device). Models pass these around but
 // never dereference `data`.
@@ -130,8 +134,9 @@ struct Act {
   int ld = 0;             // row stride in elements
   int elem = 4;           // bytes per element (backend's activation type)
   ActUse use = ActUse::kPlain;
-  char* aux = nullptr;    // backend companion (e.g. int8 copy + scales), or null; every op
+  char* aux = nullptr;    // backend companion rows (e.g. the int8 copy), or null; every op
                           // that writes an activation with a companion rewrites both
+  char* aux2 = nullptr;   // per-row companion data (e.g. int8 scales), or null
 
   // Columns [c0, c0 + n) of every row (same rows and ld; no companion).
   Act cols_view(int c0, int n) const;
@@ -144,6 +149,9 @@ struct OpsCaps {
   bool padded = false;                // pays for padding (a padded batch of max_len * seqs)
   std::size_t keep_arena_bytes = 0;   // arena kept between passes up to this size
   std::size_t free_memory = 0;        // bytes available for activations now (0: unknown)
+  // Rows per block for row-independent sub-blocks with a wide intermediate (the FFN):
+  // models run them block-wise so the intermediate stays in cache; 0: all rows at once.
+  int ffn_block_rows = 0;
 };
 
 class Ops {
@@ -176,6 +184,9 @@ class Ops {
 
   // An activation [rows, cols] from the arena (uninitialised).
   Act alloc(int rows, int cols, ActUse use = ActUse::kPlain);
+  // Rows [r0, r0 + n) of `a`, companions included (ops on row blocks: every op but
+  // attention and gather_rows is row-independent, so a model may run them block-wise).
+  virtual Act rows_view(const Act& a, int r0, int n) const;
   // Arena top, and freeing everything allocated after a mark (LIFO scopes).
   std::size_t mark() const { return top_; }
   void release(std::size_t mark) { top_ = mark; }

@@ -121,6 +121,7 @@ class CpuOps final : public Ops, public CpuOpsInfo {
     c.preferred_batch_tokens = 2048;
     // Fresh pages for every pass cost ~5 % of CPU time (bge-reranker-base 8 x 512).
     c.keep_arena_bytes = std::size_t(512) << 20;
+    c.ffn_block_rows = opts_.ffn_block_rows;
     const long pages = sysconf(_SC_AVPHYS_PAGES), page = sysconf(_SC_PAGESIZE);
     c.free_memory = pages > 0 && page > 0 ? static_cast<std::size_t>(pages) * page : 0;
     return c;
@@ -215,27 +216,47 @@ class CpuOps final : public Ops, public CpuOpsInfo {
 
  protected:
   // ---- activation layout -----------------------------------------------------------
+  // Layout of an activation: [fp32 rows][companion rows][per-row data]. Companion rows:
+  // bf16 (native), bf16-rounded fp32 (emulated), u8 (int8, with a RowQ per row). An int8
+  // kGemmOnly activation has no fp32 rows at all.
+  struct RowQ {
+    float scale;
+    int32_t zp;
+  };
+  std::size_t comp_elem() const {
+    return prec_ == GemmPrec::kBf16 ? 2 : prec_ == GemmPrec::kBf16Emu ? 4 : prec_ == GemmPrec::kInt8 ? 1 : 0;
+  }
   std::size_t comp_bytes(int rows, int cols) const {
     const std::size_t n = static_cast<std::size_t>(rows) * cols;
-    switch (prec_) {
-      case GemmPrec::kF32: return 0;
-      case GemmPrec::kBf16: return n * 2;
-      case GemmPrec::kBf16Emu: return n * 4;
-      case GemmPrec::kInt8: return align64(n) + 2 * align64(static_cast<std::size_t>(rows) * 4);
-    }
-    return 0;
+    return prec_ == GemmPrec::kF32 ? 0 : align64(n * comp_elem()) + (prec_ == GemmPrec::kInt8 ? align64(rows * sizeof(RowQ)) : 0);
   }
+  bool has_main(ActUse use) const { return !(use == ActUse::kGemmOnly && prec_ == GemmPrec::kInt8); }
   std::size_t act_bytes(int rows, int cols, ActUse use) const override {
-    return align64(static_cast<std::size_t>(rows) * cols * 4) + (use == ActUse::kGemmInput ? comp_bytes(rows, cols) : 0);
+    return (has_main(use) ? align64(static_cast<std::size_t>(rows) * cols * 4) : 0) +
+           (use != ActUse::kPlain ? comp_bytes(rows, cols) : 0);
   }
   void bind(Act& a, char* p) const override {
-    a.data = p;
     a.ld = a.cols;
     a.elem = 4;
-    a.aux = a.use == ActUse::kGemmInput && prec_ != GemmPrec::kF32 && p
-                ? p + align64(static_cast<std::size_t>(a.rows) * a.cols * 4)
-                : nullptr;
+    a.data = has_main(a.use) ? p : nullptr;
+    a.aux = a.aux2 = nullptr;
+    if (!p || a.use == ActUse::kPlain || prec_ == GemmPrec::kF32) return;
+    a.aux = p + (has_main(a.use) ? align64(static_cast<std::size_t>(a.rows) * a.cols * 4) : 0);
+    if (prec_ == GemmPrec::kInt8) a.aux2 = a.aux + align64(static_cast<std::size_t>(a.rows) * a.cols);
   }
+
+ public:
+  Act rows_view(const Act& a, int r0, int n) const override {
+    check(r0 >= 0 && n >= 0 && r0 + n <= a.rows, "rows_view: rows out of range");
+    Act v = a;
+    v.rows = n;
+    if (a.data) v.data = a.data + static_cast<std::size_t>(r0) * a.ld * 4;
+    if (a.aux) v.aux = a.aux + static_cast<std::size_t>(r0) * a.cols * comp_elem();
+    if (a.aux2) v.aux2 = a.aux2 + static_cast<std::size_t>(r0) * sizeof(RowQ);
+    return v;
+  }
+
+ protected:
 
   // ---- ops -------------------------------------------------------------------------
   void do_embed(const Param& ep, Act& out) override {
@@ -244,6 +265,7 @@ class CpuOps final : public Ops, public CpuOpsInfo {
     const PackedBatch& b = batch();
     const int H = out.cols;
     check(static_cast<std::int64_t>(H) == e.word.t->cols(), "embed: width mismatch");
+    check(out.data != nullptr, "embed: output needs fp32 rows");
 #pragma omp parallel
     {
       std::vector<float> buf(static_cast<std::size_t>(H));
@@ -267,6 +289,7 @@ class CpuOps final : public Ops, public CpuOpsInfo {
     const int M = in.rows, N = L.N();
     const int outN = w.epi == Epilogue::kSwiGlu ? N / 2 : N;
     check(in.cols == L.K() && out.cols == outN && out.rows == M && out.ld == out.cols, "linear: shape mismatch");
+    check(out.data || prec_ == GemmPrec::kInt8, "linear: output without fp32 rows");
     if (M == 0) return;
     const Src src = gemm_src(in);
     auto t0 = Clock::now();
@@ -291,25 +314,28 @@ class CpuOps final : public Ops, public CpuOpsInfo {
       tick("rows", t0);
       return;
     }
-    // int8: s32 accumulators, then one fused row pass.
-    const bool in_place = w.epi == Epilogue::kNone || w.epi == Epilogue::kGelu;
+    // int8: s32 accumulators (in the output's fp32 rows when the result goes there and
+    // nothing has to be added to it, else in scratch), then one fused row pass. A
+    // kGemmOnly output keeps only its u8 form: the fp32 row never leaves the cache.
+    const bool in_place = out.data && (w.epi == Epilogue::kNone || w.epi == Epilogue::kGelu);
     int32_t* acc = in_place ? reinterpret_cast<int32_t*>(out.data)
                             : reinterpret_cast<int32_t*>(scratch(static_cast<std::size_t>(M) * N * 4));
+    check(out.data || w.epi != Epilogue::kResidual, "linear: a residual output needs fp32 rows");
     L.run(strm(), src.p, M, acc);
     t0 = tick(w.prof, t0);
 #pragma omp parallel for schedule(static)
     for (int m = 0; m < M; ++m) {
       int32_t* a = acc + static_cast<std::size_t>(m) * N;
       float* af = reinterpret_cast<float*>(a);
-      rk().dequant(a, N, src.zp[m], src.scale[m], L.w_sum(), L.w_scale(), L.bias(), af);
-      float* y = frow(out, m);
+      rk().dequant(a, N, src.q[m].zp, src.q[m].scale, L.w_sum(), L.w_scale(), L.bias(), af);
+      float* y = out.data ? frow(out, m) : af;
       switch (w.epi) {
         case Epilogue::kNone: break;
         case Epilogue::kGelu: rk().gelu(y, N); break;
         case Epilogue::kResidual: rk().add(y, af, N); break;
-        case Epilogue::kSwiGlu: rk().swiglu(af, outN, y); break;
+        case Epilogue::kSwiGlu: rk().swiglu(af, outN, y); break;  // y != af: outN < N
       }
-      comp_row(out, m);
+      comp_from(out, m, y);
     }
     tick("rows", t0);
   }
@@ -342,7 +368,7 @@ class CpuOps final : public Ops, public CpuOpsInfo {
     for (int m = 0; m < M; ++m) {
       int32_t* a = acc + static_cast<std::size_t>(m) * N;
       float* af = reinterpret_cast<float*>(a);
-      rk().dequant(a, N, src.zp[m], src.scale[m], L.w_sum(), L.w_scale(), L.bias(), af);
+      rk().dequant(a, N, src.q[m].zp, src.q[m].scale, L.w_sum(), L.w_scale(), L.bias(), af);
       norm_row(frow(x, m), af, N, n);
       comp_row(x, m);
     }
@@ -355,12 +381,17 @@ class CpuOps final : public Ops, public CpuOpsInfo {
     const int g = group > 0 ? group : in.cols;
     check(in.cols % g == 0 && static_cast<int>(n.w.size()) == g && out.cols == in.cols && out.rows == in.rows,
           "norm: shape mismatch");
-#pragma omp parallel for schedule(static)
-    for (int m = 0; m < in.rows; ++m) {
-      float* y = frow(out, m);
-      if (y != frow(in, m)) std::memcpy(y, frow(in, m), sizeof(float) * in.cols);
-      for (int c = 0; c < in.cols; c += g) norm_row(y + c, nullptr, g, n);
-      comp_row(out, m);
+    check(in.data != nullptr, "norm: input needs fp32 rows");
+#pragma omp parallel
+    {
+      std::vector<float> tmp(out.data ? 0 : static_cast<std::size_t>(in.cols));
+#pragma omp for schedule(static)
+      for (int m = 0; m < in.rows; ++m) {
+        float* y = out.data ? frow(out, m) : tmp.data();
+        if (y != frow(in, m)) std::memcpy(y, frow(in, m), sizeof(float) * in.cols);
+        for (int c = 0; c < in.cols; c += g) norm_row(y + c, nullptr, g, n);
+        comp_from(out, m, y);
+      }
     }
     tick("rows", t0);
   }
@@ -378,6 +409,7 @@ class CpuOps final : public Ops, public CpuOpsInfo {
     check(q.cols == d.heads * d.head_dim && k.cols == d.kv_heads * d.head_dim && v.cols == k.cols &&
               out.cols == q.cols && q.rows == selected_rows(b, d.q_rows) && out.rows == q.rows,
           "attention: shape mismatch");
+    check(q.data && k.data && v.data && out.data, "attention: needs fp32 rows");
     if (fast_attention(d, b)) {
       AttnArgs a = attn_args(d, q, k, v, out, b);
       if (bf16_attention(d)) cpu::attention_bf16(a, scratch(attention_bytes(d, b)));
@@ -395,6 +427,7 @@ class CpuOps final : public Ops, public CpuOpsInfo {
   void do_gather_rows(const Act& in, RowSel sel, Act& out) override {
     const PackedBatch& b = batch();
     check(out.rows == selected_rows(b, sel) && out.cols == in.cols, "gather_rows: shape mismatch");
+    check(in.data && out.data, "gather_rows: needs fp32 rows");
     const bool comp = in.aux && out.aux;
     for (int s = 0; s < out.rows; ++s) {
       const int r = sel == RowSel::kAll ? s : selected_row(b, s, sel);
@@ -435,27 +468,37 @@ class CpuOps final : public Ops, public CpuOpsInfo {
 
   void do_write(Act& a, const std::vector<float>& host) override {
     for (int r = 0; r < a.rows; ++r) {
-      std::memcpy(frow(a, r), host.data() + static_cast<std::size_t>(r) * a.cols, 4 * a.cols);
-      comp_row(a, r);
+      const float* src = host.data() + static_cast<std::size_t>(r) * a.cols;
+      if (a.data) std::memcpy(frow(a, r), src, 4 * a.cols);
+      comp_from(a, r, src);
     }
   }
   std::vector<float> do_read(const Act& a) override {
     std::vector<float> h(static_cast<std::size_t>(a.rows) * a.cols);
-    for (int r = 0; r < a.rows; ++r) std::memcpy(h.data() + static_cast<std::size_t>(r) * a.cols, frow(a, r), 4 * a.cols);
+    for (int r = 0; r < a.rows; ++r) {
+      float* dst = h.data() + static_cast<std::size_t>(r) * a.cols;
+      if (a.data) {
+        std::memcpy(dst, frow(a, r), 4 * a.cols);
+      } else {  // int8 kGemmOnly: what the next GEMM will see
+        const RowQ q = rowq(a)[r];
+        for (int c = 0; c < a.cols; ++c) dst[c] = q.scale * (static_cast<int>(q8(a)[static_cast<std::size_t>(r) * a.cols + c]) - q.zp);
+      }
+    }
     return h;
   }
 
   // ---- scratch sizes (dry runs) ----------------------------------------------------
-  std::size_t linear_scratch(const Act& in, const Param& wp, const Act&) const override {
+  std::size_t linear_scratch(const Act& in, const Param& wp, const Act& out) const override {
     const auto& w = static_cast<const CpuLinear&>(wp);
-    std::size_t s = in.use == ActUse::kGemmInput || prec_ == GemmPrec::kF32 ? 0 : align64(comp_bytes(in.rows, in.cols));
-    const bool acc = w.epi == Epilogue::kSwiGlu || (prec_ == GemmPrec::kInt8 && w.epi == Epilogue::kResidual);
+    std::size_t s = in.use != ActUse::kPlain || prec_ == GemmPrec::kF32 ? 0 : align64(comp_bytes(in.rows, in.cols));
+    const bool acc = w.epi == Epilogue::kSwiGlu ||
+                     (prec_ == GemmPrec::kInt8 && (w.epi == Epilogue::kResidual || !has_main(out.use)));
     if (acc) s += align64(static_cast<std::size_t>(in.rows) * w.lin->N() * 4);
     return s;
   }
   std::size_t linear_add_norm_scratch(const Act& in, const Param& wp, const Act&) const override {
     const auto& w = static_cast<const CpuLinear&>(wp);
-    std::size_t s = in.use == ActUse::kGemmInput || prec_ == GemmPrec::kF32 ? 0 : align64(comp_bytes(in.rows, in.cols));
+    std::size_t s = in.use != ActUse::kPlain || prec_ == GemmPrec::kF32 ? 0 : align64(comp_bytes(in.rows, in.cols));
     if (prec_ == GemmPrec::kInt8) s += align64(static_cast<std::size_t>(in.rows) * w.lin->N() * 4);
     return s;
   }
@@ -470,8 +513,7 @@ class CpuOps final : public Ops, public CpuOpsInfo {
   // GEMM input of an activation: fp32 rows, its companion, or a conversion in scratch.
   struct Src {
     const void* p = nullptr;
-    const float* scale = nullptr;  // int8: per row
-    const int32_t* zp = nullptr;
+    const RowQ* q = nullptr;  // int8: per-row scale and zero point
   };
   Src gemm_src(const Act& in) {
     check(in.ld == in.cols, "linear: input rows must be contiguous");
@@ -480,48 +522,40 @@ class CpuOps final : public Ops, public CpuOpsInfo {
     if (!c.aux) {
       const auto t0 = Clock::now();
       c.aux = scratch(comp_bytes(in.rows, in.cols));
+      if (prec_ == GemmPrec::kInt8) c.aux2 = c.aux + align64(static_cast<std::size_t>(in.rows) * in.cols);
 #pragma omp parallel for schedule(static)
       for (int m = 0; m < in.rows; ++m) comp_row(c, m);
       tick("convert", t0);
     }
     Src s{c.aux};
-    if (prec_ == GemmPrec::kInt8) {
-      s.scale = scales(c);
-      s.zp = zps(c);
-    }
+    if (prec_ == GemmPrec::kInt8) s.q = rowq(c);
     return s;
   }
   uint8_t* q8(const Act& a) const { return reinterpret_cast<uint8_t*>(a.aux); }
-  float* scales(const Act& a) const {
-    return reinterpret_cast<float*>(a.aux + align64(static_cast<std::size_t>(a.rows) * a.cols));
-  }
-  int32_t* zps(const Act& a) const {
-    return reinterpret_cast<int32_t*>(a.aux + align64(static_cast<std::size_t>(a.rows) * a.cols) +
-                                      align64(static_cast<std::size_t>(a.rows) * 4));
-  }
-  // Companion of row r from its fp32 row (no-op without a companion).
-  void comp_row(const Act& a, int r) const {
+  RowQ* rowq(const Act& a) const { return reinterpret_cast<RowQ*>(a.aux2); }
+  // Companion of row r from the fp32 values `src` (no-op without a companion).
+  void comp_from(const Act& a, int r, const float* src) const {
     if (!a.aux) return;
     const std::size_t off = static_cast<std::size_t>(r) * a.cols;
     switch (prec_) {
       case GemmPrec::kF32: return;
-      case GemmPrec::kBf16: rk().to_bf16(frow(a, r), a.cols, reinterpret_cast<uint16_t*>(a.aux) + off); return;
-      case GemmPrec::kBf16Emu: rk().round_bf16(frow(a, r), a.cols, reinterpret_cast<float*>(a.aux) + off); return;
-      case GemmPrec::kInt8: rk().quantize_u8(frow(a, r), a.cols, q8(a) + off, scales(a) + r, zps(a) + r); return;
+      case GemmPrec::kBf16: rk().to_bf16(src, a.cols, reinterpret_cast<uint16_t*>(a.aux) + off); return;
+      case GemmPrec::kBf16Emu: rk().round_bf16(src, a.cols, reinterpret_cast<float*>(a.aux) + off); return;
+      case GemmPrec::kInt8: {
+        RowQ& q = rowq(a)[r];
+        rk().quantize_u8(src, a.cols, q8(a) + off, &q.scale, &q.zp);
+        return;
+      }
     }
   }
+  // Companion of row r from its fp32 row.
+  void comp_row(const Act& a, int r) const {
+    if (a.aux) comp_from(a, r, frow(a, r));
+  }
   void copy_comp_row(const Act& in, int r, const Act& out, int s) const {
-    const std::size_t n = static_cast<std::size_t>(in.cols);
-    switch (prec_) {
-      case GemmPrec::kF32: return;
-      case GemmPrec::kBf16: std::memcpy(out.aux + 2 * n * s, in.aux + 2 * n * r, 2 * n); return;
-      case GemmPrec::kBf16Emu: std::memcpy(out.aux + 4 * n * s, in.aux + 4 * n * r, 4 * n); return;
-      case GemmPrec::kInt8:
-        std::memcpy(q8(out) + n * s, q8(in) + n * r, n);
-        scales(out)[s] = scales(in)[r];
-        zps(out)[s] = zps(in)[r];
-        return;
-    }
+    const std::size_t n = static_cast<std::size_t>(in.cols), e = comp_elem();
+    std::memcpy(out.aux + e * n * s, in.aux + e * n * r, e * n);
+    if (prec_ == GemmPrec::kInt8) rowq(out)[s] = rowq(in)[r];
   }
 
   // The blocked kernels handle bidirectional attention (all rows or the first row) with
