@@ -20,7 +20,7 @@
 #include "scheduler/score_cache.h"
 #include "server/api.h"
 #include "server/server.h"
-#include "server/third_party/httplib.h"
+#include <httplib.h>
 
 using namespace crossrank;
 using nlohmann::json;
@@ -57,6 +57,9 @@ class GatedEngine : public Engine {
     if (nan_ && !r.empty()) r[0] = std::nanf("");
     return r;
   }
+  std::size_t activation_bytes(int t, int m, int n) const override { return inner_.activation_bytes(t, m, n); }
+  std::size_t memory_budget() const override { return inner_.memory_budget(); }
+  int preferred_batch_tokens() const override { return inner_.preferred_batch_tokens(); }
   const ModelInfo& info() const override { return inner_.info(); }
   DType dtype() const override { return inner_.dtype(); }
   BackendKind backend() const override { return inner_.backend(); }
@@ -359,9 +362,13 @@ TEST(Server, ErrorStatusesAndShapes) {
                    "Validation", "at most 16 tokens");
   post_json(c, "/rerank", {{"query", "q"}, {"texts", {longdoc}}}, 200);
   post_json(c, "/rerank", {{"query", "q"}, {"texts", {"short"}}, {"truncate", false}}, 200);
-  expect_tei_error(post_json(c, "/rerank", {{"query", "q"}, {"texts", three}, {"truncation_direction", "left"}}, 422),
-                   "Validation", "not supported");
+  expect_tei_error(post_json(c, "/rerank", {{"query", "q"}, {"texts", three}, {"truncation_direction", "up"}}, 422),
+                   "Validation", "`truncation_direction` must be one of");
   post_json(c, "/rerank", {{"query", "q"}, {"texts", three}, {"truncation_direction", "Right"}}, 200);
+  post_json(c, "/rerank", {{"query", "q"}, {"texts", three}, {"truncation_direction", "Left"}}, 200);
+  // Integers above the documented maximum -> 422 naming the field.
+  expect_cohere_error(post_json(c, "/v2/rerank", {{"query", "q"}, {"documents", three}, {"top_n", 1ull << 40}}, 422), 422,
+                      "`top_n` must be <=");
   // An outsized query (250 bytes per token of --max-length) -> 422.
   expect_tei_error(post_json(c, "/rerank", {{"query", std::string(4001, 'a')}, {"texts", {"a"}}}, 422), "Validation",
                    "`query` is too long");
@@ -675,7 +682,7 @@ TEST(Server, RejectsBadOptions) {
 
 TEST(Server, DecodeUnit) {
   DecodeLimits lim;
-  EXPECT_EQ(detect_dialect(json{{"query", "q"}, {"documents", {"a"}}}), Dialect::kJina);
+  EXPECT_EQ(detect_dialect(json{{"query", "q"}, {"documents", {"a"}}}), Dialect::kInfinity);
   EXPECT_EQ(detect_dialect(json{{"query", "q"}, {"texts", {"a"}}, {"documents", {"a"}}}), Dialect::kTei);
   RerankRequest r = decode_rerank(json{{"query", "q"}, {"texts", {"a", "b"}}, {"truncate", nullptr}}, Dialect::kTei, lim);
   EXPECT_FALSE(r.truncate.has_value());
@@ -719,9 +726,14 @@ class RecordingEngine : public Engine {
     passes.emplace_back(batch.size(), tokens);
     return out;
   }
+  // 1 KiB per token against a 64 KiB budget: passes over 64 tokens are memory-bound.
+  std::size_t activation_bytes(int t, int, int) const override { return static_cast<std::size_t>(t) << 10; }
+  std::size_t memory_budget() const override { return budget; }
+  int preferred_batch_tokens() const override { return 2048; }
   const ModelInfo& info() const override { return info_; }
   DType dtype() const override { return DType::kFp32; }
   BackendKind backend() const override { return BackendKind::kReference; }
+  std::size_t budget = std::size_t{1} << 40;
   std::mutex mu;
   std::vector<std::pair<std::size_t, std::size_t>> passes;  // (pairs, tokens)
   ModelInfo info_;

@@ -99,8 +99,8 @@ std::function<int()> setup_serve(CLI::App* sub) {
       ->capture_default_str()
       ->envname("CROSSRANK_MEMORY_BUDGET_MB");
   sub->add_option("--max-batch-tokens", s.max_batch_tokens,
-                  "token budget of one forward pass (sum over its pairs); 0 = auto: 16384 on GPU, "
-                  "max(2048, --max-length) on CPU")
+                  "token budget of one forward pass (sum over its pairs); 0 = auto: the backend's preferred "
+                  "size (16384 on GPU, 2048 on CPU), at least --max-length")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber)
       ->envname("CROSSRANK_MAX_BATCH_TOKENS");
@@ -135,9 +135,29 @@ std::function<int()> setup_serve(CLI::App* sub) {
       ->envname("CROSSRANK_TRUNCATION");
   sub->add_option("--served-model-name", s.served_model_name, "model name in responses (default: the model's base name)")
       ->envname("CROSSRANK_SERVED_MODEL_NAME");
-  sub->add_option("--http-threads", s.http_threads, "connection handler threads (0 = max(64, 4 x cores))")
+  sub->add_option("--http-threads", s.http_threads, "I/O threads of the event loop (0 = 2)")
       ->capture_default_str()
       ->envname("CROSSRANK_HTTP_THREADS");
+  sub->add_option("--prep-threads", s.prep_threads, "request workers: JSON, tokenization, responses (0 = cores)")
+      ->capture_default_str()
+      ->envname("CROSSRANK_PREP_THREADS");
+  sub->add_option("--max-connections", s.max_connections, "open connections (more -> 503 and close)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber)
+      ->envname("CROSSRANK_MAX_CONNECTIONS");
+  sub->add_option("--header-timeout", s.header_timeout_s, "seconds a request head may take to arrive (408 after)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber)
+      ->envname("CROSSRANK_HEADER_TIMEOUT");
+  sub->add_option("--body-timeout", s.body_timeout_s, "seconds a request body may take to arrive (408 after)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber)
+      ->envname("CROSSRANK_BODY_TIMEOUT");
+  sub->add_option("--reject-delay-ms", s.reject_delay_ms,
+                  "hold each 429 this long (throttles clients that retry at once; 0 = answer at once)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber)
+      ->envname("CROSSRANK_REJECT_DELAY_MS");
   sub->add_option("--keep-alive", s.keep_alive_seconds, "idle keep-alive timeout in seconds")
       ->capture_default_str()
       ->check(CLI::PositiveNumber)

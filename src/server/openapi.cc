@@ -46,7 +46,8 @@ json documents_schema() {
 
 }  // namespace
 
-std::string openapi_document(const ServerOptions& opts, const std::string& model) {
+std::string openapi_document(const ServerOptions& opts, const std::vector<std::string>& models) {
+  const std::string model = models.empty() ? "" : models[0];
   const bool auth = !opts.api_key.empty();
   json schemas;
   schemas["TeiRerankRequest"] = {
