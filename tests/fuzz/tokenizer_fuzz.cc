@@ -11,6 +11,7 @@
 
 #include "fuzz_util.h"
 #include "tokenizer/tokenizer.h"
+#include "util/error.h"
 
 using namespace crossrank;
 

@@ -6,6 +6,7 @@
 
 #include "fuzz_util.h"
 #include "tokenizer/tokenizer.h"
+#include "util/error.h"
 
 using namespace crossrank;
 
