@@ -340,3 +340,92 @@ TEST(ServerHttp, TeiLeftTruncationMatchesEngine) {
     EXPECT_NEAR(json::parse(body_of(r))[0]["score"].get<double>(), want, 1e-5) << dir;
   }
 }
+
+TEST(ServerHttp, DialectsInfinityJinaDetailInstructionChunks) {
+  ServerOptions o = opts();
+  o.max_length = 32;
+  o.cache_mb = 0;
+  Server s(engine(), o);
+  const int port = s.start();
+  const std::string q = "where do giant pandas live";
+  std::string longdoc;
+  for (int i = 0; i < 40; ++i) longdoc += "bamboo forest mountain river panda " + std::to_string(i) + " ";
+  const std::vector<std::string> docs = {"pandas live in china", longdoc, "paris is in france"};
+  // Infinity: a documents body on /rerank echoes documents as plain strings.
+  std::string r = roundtrip(port, post("/rerank", json{{"query", q}, {"documents", docs}, {"return_documents", true}}.dump(),
+                                       "Connection: close\r\n"));
+  ASSERT_EQ(last_status(r), 200) << r;
+  json j = json::parse(body_of(r));
+  EXPECT_EQ(j["object"], "rerank");
+  EXPECT_TRUE(j["created"].is_number_integer());
+  ASSERT_EQ(j["results"].size(), 3u);
+  EXPECT_TRUE(j["results"][0]["document"].is_string());
+  // Jina errors carry "detail" (llama-index / langchain read it).
+  r = roundtrip(port, post("/v1/rerank", json{{"query", q}, {"documents", json::array()}}.dump(), "Connection: close\r\n"));
+  EXPECT_EQ(last_status(r), 400) << r;
+  j = json::parse(body_of(r));
+  EXPECT_TRUE(j["detail"].is_string()) << j.dump();
+  EXPECT_EQ(j["detail"], j["message"]);
+  // instruction is accepted on every dialect (cross-encoders ignore it).
+  for (const char* path : {"/rerank", "/v1/rerank", "/v2/rerank"}) {
+    const json body = std::string(path) == "/rerank" ? json{{"query", q}, {"texts", docs}, {"instruction", "Judge"}}
+                                                     : json{{"query", q}, {"documents", docs}, {"instruction", "Judge"}};
+    r = roundtrip(port, post(path, body.dump(), "Connection: close\r\n"));
+    EXPECT_EQ(last_status(r), 200) << path << r;
+  }
+  r = roundtrip(port, post("/v2/rerank", json{{"query", q}, {"documents", docs}, {"instruction", 3}}.dump(),
+                           "Connection: close\r\n"));
+  EXPECT_EQ(last_status(r), 422) << r;
+  // max_chunks_per_doc: every window scored, the passage gets the best (as Engine::score).
+  r = roundtrip(port, post("/v1/rerank", json{{"query", q}, {"documents", docs}, {"max_chunks_per_doc", 8},
+                                              {"return_documents", false}}
+                                             .dump(),
+                           "Connection: close\r\n"));
+  ASSERT_EQ(last_status(r), 200) << r;
+  j = json::parse(body_of(r));
+  std::vector<Pair> pairs;
+  for (const auto& d : docs) pairs.push_back({q, d});
+  ScoreOptions so;
+  so.max_length = 32;
+  so.normalize = true;
+  so.long_doc = LongDoc::kChunk;
+  so.max_chunks = 8;
+  so.chunk_overlap = 32 / 4 - 5;  // the server's overlap for --max-length 32
+  const auto want = engine().score(pairs, so);
+  so.long_doc = LongDoc::kTruncate;
+  const auto truncated = engine().score(pairs, so);
+  EXPECT_NE(want[1], truncated[1]);  // the long document really was chunked
+  for (const auto& x : j["results"])
+    EXPECT_NEAR(x["relevance_score"].get<double>(), want[x["index"].get<std::size_t>()], 1e-6) << x.dump();
+  r = roundtrip(port, post("/v1/rerank", json{{"query", q}, {"documents", docs}, {"max_chunks_per_doc", 100000}}.dump(),
+                           "Connection: close\r\n"));
+  EXPECT_EQ(last_status(r), 422) << r;
+}
+
+TEST(ServerHttp, OpenApiIsGeneratedFromTheDecoderFields) {
+  Server s(engine(), opts());
+  const int port = s.start();
+  const std::string r = roundtrip(port, "GET /openapi.json HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  ASSERT_EQ(last_status(r), 200);
+  const json doc = json::parse(body_of(r));
+  const json& schemas = doc["components"]["schemas"];
+  for (const char* name : {"TeiRerankRequest", "InfinityRerankRequest", "CohereRerankRequest", "JinaRerankRequest"}) {
+    const json& props = schemas[name]["properties"];
+    for (auto it = props.begin(); it != props.end(); ++it) {
+      const json& p = it.value();
+      const bool required = std::find(schemas[name]["required"].begin(), schemas[name]["required"].end(), it.key()) !=
+                            schemas[name]["required"].end();
+      EXPECT_EQ(p.value("nullable", false), !required) << name << "." << it.key();  // null = absent, as decoded
+      if (p.value("type", "") == "integer") EXPECT_TRUE(p.contains("maximum")) << name << "." << it.key();
+    }
+  }
+  EXPECT_EQ(schemas["TeiRerankRequest"]["properties"]["truncation_direction"]["enum"],
+            json::array({"right", "Right", "left", "Left"}));
+  EXPECT_TRUE(schemas["CohereRerankRequest"]["properties"].contains("max_chunks_per_doc"));
+  EXPECT_TRUE(schemas["TeiRerankRequest"]["properties"].contains("instruction"));
+  // The Jina route documents the Jina error shape (with detail); /rerank both shapes.
+  EXPECT_EQ(doc["paths"]["/v1/rerank"]["post"]["responses"]["422"]["content"]["application/json"]["schema"]["$ref"],
+            "#/components/schemas/JinaError");
+  EXPECT_TRUE(doc["paths"]["/rerank"]["post"]["responses"]["422"]["content"]["application/json"]["schema"].contains(
+      "anyOf"));
+}

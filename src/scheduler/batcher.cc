@@ -98,6 +98,53 @@ void Batcher::submit(const std::shared_ptr<Job>& job, std::vector<std::pair<std:
   cv_.notify_one();
 }
 
+void Batcher::submit_call(const std::shared_ptr<Job>& job, std::vector<std::uint32_t> slots,
+                          std::function<std::vector<float>()> fn) {
+  if (slots.empty()) return;
+  const SteadyTime now = std::chrono::steady_clock::now();
+  {
+    std::lock_guard<std::mutex> jl(job->mu_);
+    for (std::uint32_t s : slots) {
+      check(s < job->state_.size() && job->state_[s] == Job::kIdle, "batcher: bad or repeated slot");
+      job->state_[s] = Job::kPending;
+    }
+    job->pending_ += slots.size();
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stopping_) {
+      for (std::uint32_t s : slots) job->finish(s, Job::kFailed, 0.0f, "server is shutting down", now, now);
+      throw Error("server is shutting down");
+    }
+    calls_.push_back(Call{job, std::move(slots), std::move(fn), now});
+  }
+  cv_.notify_one();
+}
+
+void Batcher::run_call(Call& c) {
+  const SteadyTime start = std::chrono::steady_clock::now();
+  std::vector<float> logits;
+  std::string err;
+  try {
+    logits = c.fn();
+    if (logits.size() != c.slots.size()) err = "call returned " + std::to_string(logits.size()) + " logits for " +
+                                               std::to_string(c.slots.size()) + " slots";
+  } catch (const std::bad_alloc&) {
+    err = "out of memory";
+  } catch (const std::exception& e) {
+    err = e.what();
+  }
+  const SteadyTime end = std::chrono::steady_clock::now();
+  BatchStats st;
+  st.pairs = c.slots.size();
+  st.inference_seconds = std::chrono::duration<double>(end - start).count();
+  st.failed = !err.empty();
+  st.queue_seconds.assign(c.slots.size(), std::chrono::duration<double>(start - c.enqueued).count());
+  if (on_batch_) on_batch_(st);
+  for (std::size_t i = 0; i < c.slots.size(); ++i)
+    c.job->finish(c.slots[i], err.empty() ? Job::kDone : Job::kFailed, err.empty() ? logits[i] : 0.0f, err, start, end);
+}
+
 void Batcher::stop() {
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -110,7 +157,9 @@ void Batcher::stop() {
 
 std::size_t Batcher::queue_size() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return queue_.size();
+  std::size_t n = queue_.size();
+  for (const Call& c : calls_) n += c.slots.size();
+  return n;
 }
 
 // Pass formation, first come first served over the `window` oldest waiting entries
@@ -235,8 +284,21 @@ void Batcher::worker() {
     std::size_t dropped = 0;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stopping and drained
+      cv_.wait(lock, [&] { return stopping_ || !queue_.empty() || !calls_.empty(); });
+      if (queue_.empty() && calls_.empty()) return;  // stopping and drained
+      // Calls and passes in arrival order.
+      if (!calls_.empty() && (queue_.empty() || calls_.front().enqueued <= queue_.front().enqueued)) {
+        Call c = std::move(calls_.front());
+        calls_.pop_front();
+        lock.unlock();
+        if (c.job->cancelled()) {
+          for (std::uint32_t s : c.slots) c.job->finish(s, Job::kDropped, 0.0f, "", c.enqueued, c.enqueued);
+          if (on_dropped_) on_dropped_(c.slots.size());
+        } else {
+          run_call(c);
+        }
+        continue;
+      }
       batch = take_batch_locked(&dropped);
     }
     if (dropped && on_dropped_) on_dropped_(dropped);

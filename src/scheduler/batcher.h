@@ -110,6 +110,12 @@ class Batcher {
   // Queues `pairs` (slot id, encoded pair) of `job`. An empty list completes nothing
   // (wait_for returns at once). Throws Error after stop().
   void submit(const std::shared_ptr<Job>& job, std::vector<std::pair<std::uint32_t, EncodedPair>> pairs);
+  // Queues a unit of work that is not a single sequence (e.g. a long document scored as
+  // several windows with Engine::score): `fn` runs on the worker thread, in arrival order
+  // with the pairs, and returns one logit per slot of `slots` (a throw fails them).
+  // Dropped unrun when the job is cancelled. Throws Error after stop().
+  void submit_call(const std::shared_ptr<Job>& job, std::vector<std::uint32_t> slots,
+                   std::function<std::vector<float>()> fn);
   // Stops taking work, finishes every queued pair (dropping cancelled ones), joins.
   void stop();
   // Pairs waiting (not yet in a forward pass).
@@ -124,7 +130,14 @@ class Batcher {
     SteadyTime enqueued;
     bool done = false;  // completed by run() (the rest of an out-of-memory pass is re-queued)
   };
+  struct Call {
+    std::shared_ptr<Job> job;
+    std::vector<std::uint32_t> slots;
+    std::function<std::vector<float>()> fn;
+    SteadyTime enqueued;
+  };
   void worker();
+  void run_call(Call& c);
   // Removes and returns the next pass from queue_ (lock held). Drops cancelled entries.
   std::vector<Item> take_batch_locked(std::size_t* dropped);
   // Runs `items` in one pass. Returns false after std::bad_alloc on more than one pair
@@ -140,6 +153,7 @@ class Batcher {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Item> queue_;
+  std::deque<Call> calls_;
   bool stopping_ = false;
   std::thread thread_;
 };

@@ -141,8 +141,23 @@ struct ModelSlot {
   std::unique_ptr<Batcher> batcher;
 };
 
+// Admission permits of one request (pairs in flight), returned once: before its response
+// is written (so that the client's next request finds them free) or, on every other
+// path, when the job is destroyed.
+struct Permits {
+  Permits(std::atomic<std::size_t>& c, std::size_t n) : counter(c), n(n) {}
+  ~Permits() { release(); }
+  void release() {
+    if (!released.exchange(true)) counter -= n;
+  }
+  std::atomic<std::size_t>& counter;
+  std::size_t n;
+  std::atomic<bool> released{false};
+};
+
 // The state of one rerank request between its hand-off to the batcher and its response.
 struct RerankCall {
+  std::shared_ptr<Permits> permits;
   Responder respond;
   std::string route;
   Dialect dialect = Dialect::kTei;
@@ -401,13 +416,9 @@ void Server::Impl::handle_rerank(const HttpRequest& req, const Responder& respon
                        "Model is overloaded: " + std::to_string(cur) + " pairs in flight + " + std::to_string(n) +
                            " > --max-concurrent-pairs " + std::to_string(opts_.max_concurrent_pairs));
     } while (!in_flight_.compare_exchange_weak(cur, cur + n));
-    try {
-      call->job = std::make_shared<Job>(n);
-    } catch (...) {
-      in_flight_ -= n;
-      throw;
-    }
-    call->job->set_release([this, n] { in_flight_ -= n; });
+    call->permits = std::make_shared<Permits>(in_flight_, n);
+    call->job = std::make_shared<Job>(n);
+    call->job->set_release([p = call->permits] { p->release(); });
     call->route = route;
     call->dialect = dialect;
     call->model = model;
@@ -425,6 +436,7 @@ void Server::Impl::handle_rerank(const HttpRequest& req, const Responder& respon
     call->cached.assign(n, 0);
     std::vector<std::pair<std::uint32_t, EncodedPair>> todo;
     todo.reserve(n);
+    std::vector<std::uint32_t> chunked;  // max_chunks_per_doc: scored as windows
     for (std::size_t i = 0; i < n; ++i) {
       if (cache.enabled()) {
         call->keys[i] = cache.make_key(settings, r.query, r.documents[i]);
@@ -449,10 +461,11 @@ void Server::Impl::handle_rerank(const HttpRequest& req, const Responder& respon
         throw to_api_error(ex, dialect, prefix);
       }
       call->tokens[i] = static_cast<std::int32_t>(e.ids.size());
-      todo.emplace_back(static_cast<std::uint32_t>(i), std::move(e));
+      if (so.long_doc == LongDoc::kChunk) chunked.push_back(static_cast<std::uint32_t>(i));
+      else todo.emplace_back(static_cast<std::uint32_t>(i), std::move(e));
     }
     call->t_tok = Clock::now();
-    if (todo.empty()) return finish_rerank(call);
+    if (todo.empty() && chunked.empty()) return finish_rerank(call);
     call->job->set_on_done([this, call] { boost::asio::post(*prep_, [this, call] { finish_rerank(call); }); });
     // A client that goes away: its queued pairs are dropped before they run, and the
     // request is counted as dropped at once.
@@ -466,7 +479,29 @@ void Server::Impl::handle_rerank(const HttpRequest& req, const Responder& respon
               std::chrono::duration<double>(Clock::now() - c->t0).count());
     });
     try {
-      model->batcher->submit(call->job, std::move(todo));
+      if (!chunked.empty()) {
+        // Long-document chunking (Cohere v1 / OVMS max_chunks_per_doc): the worker scores
+        // every window with Engine::score (the engine's own windowing; passes sized by the
+        // same BatchPolicy) and the passage gets the best window's logit.
+        ScoreOptions cs = so;
+        cs.normalize = false;
+        // The engine's 64-token overlap, shrunk for short --max-length so that it always
+        // stays below the window (>= max_length/4 - 4 tokens once the query is capped).
+        cs.chunk_overlap = std::clamp(model->max_length / 4 - 5, 0, so.chunk_overlap);
+        cs.max_batch_tokens = model->max_batch_tokens;
+        if (opts_.max_batch_requests > 0) cs.batch_size = opts_.max_batch_requests;
+        else cs.batch_size = std::max(1, model->max_batch_tokens / 8);
+        Engine* engine = model->engine;
+        std::vector<Pair> pairs;
+        for (std::uint32_t i : chunked) pairs.push_back({call->req.query, call->req.documents[i]});
+        // The pairs point into the request: the call owns it and stays alive until the job
+        // is done (the job's done hook holds the call).
+        model->batcher->submit_call(call->job, chunked, [engine, cs, pairs = std::move(pairs)] {
+          const std::vector<double> z = engine->score(pairs, cs);
+          return std::vector<float>(z.begin(), z.end());
+        });
+      }
+      if (!todo.empty()) model->batcher->submit(call->job, std::move(todo));
     } catch (const Error& ex) {
       // submit() failed the pairs: the done hook answers; make it a 503.
       throw ApiError(503, "Unhealthy", ex.what());
@@ -544,8 +579,11 @@ void Server::Impl::finish_rerank(const std::shared_ptr<RerankCall>& call) {
     log_error(c.route + ": " + e.what());
     res = error_response(c.dialect, ApiError(500, "Internal", std::string("internal error: ") + e.what()));
   }
-  // Metrics first, then the answer (a client that has its answer finds it counted).
+  // Metrics and permits first, then the answer (a client that has its answer finds it
+  // counted, and its next request finds the permits free: keep-alive clients at exactly
+  // --max-concurrent-pairs got 429s otherwise).
   count(c.model, c.route, res.status, n, std::chrono::duration<double>(Clock::now() - c.t0).count());
+  if (c.permits) c.permits->release();
   c.respond(std::move(res));
 }
 
