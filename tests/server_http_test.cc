@@ -429,3 +429,59 @@ TEST(ServerHttp, OpenApiIsGeneratedFromTheDecoderFields) {
   EXPECT_TRUE(doc["paths"]["/rerank"]["post"]["responses"]["422"]["content"]["application/json"]["schema"].contains(
       "anyOf"));
 }
+
+TEST(ServerHttp, SeveralModelsRouteByName) {
+  static std::unique_ptr<Engine> bert = Engine::open("synthetic:tiny-bert");
+  ServerOptions o = opts();
+  o.cache_mb = 0;
+  Server s({{"xlmr", &engine()}, {"bert", bert.get()}}, o);
+  const int port = s.start();
+  const std::string q = "what is a panda";
+  const std::vector<std::string> docs = {"a bear from china", "a city in france"};
+  auto score_of = [&](Engine& e, std::size_t i) {
+    ScoreOptions so;
+    so.max_length = 512;
+    so.normalize = true;
+    const Pair p{q, docs[i]};
+    return e.score(std::span<const Pair>(&p, 1), so)[0];
+  };
+  for (const auto& [name, eng] : std::vector<std::pair<std::string, Engine*>>{{"xlmr", &engine()}, {"bert", bert.get()}}) {
+    for (const char* path : {"/v2/rerank", "/v1/rerank", "/rerank"}) {
+      const std::string r = roundtrip(port, post(path, json{{"model", name}, {"query", q}, {"documents", docs}}.dump(),
+                                                 "Connection: close\r\n"));
+      ASSERT_EQ(last_status(r), 200) << name << path << r;
+      EXPECT_NE(r.find("x-model: " + name), std::string::npos) << r;
+      for (const auto& x : json::parse(body_of(r))["results"])
+        EXPECT_NEAR(x["relevance_score"].get<double>(), score_of(*eng, x["index"].get<std::size_t>()), 1e-6) << name;
+    }
+  }
+  // No model: the first. Unknown: Cohere 404, Jina 422, Infinity 400.
+  std::string r = roundtrip(port, post("/v2/rerank", json{{"query", q}, {"documents", docs}}.dump(), "Connection: close\r\n"));
+  EXPECT_NE(r.find("x-model: xlmr"), std::string::npos) << r;
+  r = roundtrip(port, post("/v2/rerank", json{{"model", "nope"}, {"query", q}, {"documents", docs}}.dump(),
+                           "Connection: close\r\n"));
+  EXPECT_EQ(last_status(r), 404) << r;
+  EXPECT_NE(body_of(r).find("served: xlmr, bert"), std::string::npos) << r;
+  r = roundtrip(port, post("/v1/rerank", json{{"model", "nope"}, {"query", q}, {"documents", docs}}.dump(),
+                           "Connection: close\r\n"));
+  EXPECT_EQ(last_status(r), 422) << r;
+  EXPECT_TRUE(json::parse(body_of(r))["detail"].is_string());
+  r = roundtrip(port, post("/rerank", json{{"model", "nope"}, {"query", q}, {"documents", docs}}.dump(),
+                           "Connection: close\r\n"));
+  EXPECT_EQ(last_status(r), 400) << r;
+  // /info per model, /metrics labelled per model.
+  r = roundtrip(port, "GET /info?model=bert HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  ASSERT_EQ(last_status(r), 200) << r;
+  EXPECT_EQ(json::parse(body_of(r))["served_model_name"], "bert");
+  EXPECT_EQ(json::parse(body_of(r))["models"], json::array({"xlmr", "bert"}));
+  r = roundtrip(port, "GET /info?model=nope HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_EQ(last_status(r), 404) << r;
+  r = roundtrip(port, "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  EXPECT_NE(r.find("crossrank_requests_total{model=\"bert\",route=\"/v2/rerank\",outcome=\"success\"} 1"),
+            std::string::npos);
+  EXPECT_NE(r.find("crossrank_batch_size_count{model=\"xlmr\"}"), std::string::npos);
+  EXPECT_EQ(r.find("# TYPE crossrank_batch_size histogram", r.find("# TYPE crossrank_batch_size histogram") + 1),
+            std::string::npos);  // each family once
+  // Duplicate names are refused.
+  EXPECT_THROW(Server({{"a", &engine()}, {"a", bert.get()}}, opts()), Error);
+}

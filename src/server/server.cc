@@ -139,18 +139,26 @@ struct ModelSlot {
   std::unique_ptr<ScoreCache> cache;
   std::unique_ptr<ServerMetrics> metrics;
   std::unique_ptr<Batcher> batcher;
+  std::atomic<std::size_t> in_flight{0};  // this model's share of the admitted pairs
 };
 
 // Admission permits of one request (pairs in flight), returned once: before its response
 // is written (so that the client's next request finds them free) or, on every other
 // path, when the job is destroyed.
 struct Permits {
-  Permits(std::atomic<std::size_t>& c, std::size_t n) : counter(c), n(n) {}
+  Permits(std::atomic<std::size_t>& c, std::atomic<std::size_t>& per_model, std::size_t n)
+      : counter(c), model_counter(per_model), n(n) {
+    model_counter += n;
+  }
   ~Permits() { release(); }
   void release() {
-    if (!released.exchange(true)) counter -= n;
+    if (!released.exchange(true)) {
+      counter -= n;
+      model_counter -= n;
+    }
   }
   std::atomic<std::size_t>& counter;
+  std::atomic<std::size_t>& model_counter;
   std::size_t n;
   std::atomic<bool> released{false};
 };
@@ -212,14 +220,15 @@ Server::Impl::Impl(std::vector<ServedModel> models, ServerOptions o) : opts_(std
   check(!models.empty(), "no model to serve");
   for (const ServedModel& sm : models) {
     check(sm.engine != nullptr, "model '" + sm.name + "' has no engine");
-    for (const auto& m : models_)
-      check(m->name != sm.name, "model name '" + sm.name + "' given twice (--model NAME=DIR names must be unique)");
     auto m = std::make_unique<ModelSlot>();
     Engine& e = *sm.engine;
     const ModelInfo& mi = e.info();
     m->engine = &e;
-    m->name = sm.name.empty() ? (opts_.served_model_name.empty() ? base_name(mi.name) : opts_.served_model_name)
+    m->name = sm.name.empty() ? (opts_.served_model_name.empty() || models.size() > 1 ? base_name(mi.name)
+                                                                                    : opts_.served_model_name)
                               : sm.name;
+    for (const auto& other : models_)
+      check(other->name != m->name, "model name '" + m->name + "' given twice (--model NAME=DIR names must be unique)");
     m->max_length = opts_.max_length == 0 ? std::min(512, mi.max_length) : opts_.max_length;
     check(m->max_length >= 8 && m->max_length <= mi.max_length,
           "--max-length " + std::to_string(m->max_length) + " outside [8, " + std::to_string(mi.max_length) +
@@ -275,6 +284,8 @@ std::optional<ApiError> Server::Impl::check_auth(const HttpRequest& req) const {
   return std::nullopt;
 }
 
+// Requests refused before their model is known (head refusals, bad bodies) count on the
+// default model.
 void Server::Impl::count(const ModelSlot* m, const std::string& route, int status, std::size_t pairs, double seconds) {
   (m ? *m : *models_[0]).metrics->count_request(route, outcome_of(status), pairs, seconds);
 }
@@ -306,8 +317,9 @@ std::optional<HttpResponse> Server::Impl::on_head(const HttpRequest& head) {
     if (path == "/metrics") {
       HttpResponse r;
       r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-      const ModelSlot& m = *models_[0];
-      r.body = m.metrics->render(snapshot(m));
+      std::vector<MetricsView> views;
+      for (const auto& m : models_) views.push_back({m->name, m->metrics.get(), snapshot(*m)});
+      r.body = render_metrics(views);
       return r;
     }
     if (path == "/openapi.json" || path == "/api-doc/openapi.json") return json_response(200, openapi_);
@@ -416,7 +428,7 @@ void Server::Impl::handle_rerank(const HttpRequest& req, const Responder& respon
                        "Model is overloaded: " + std::to_string(cur) + " pairs in flight + " + std::to_string(n) +
                            " > --max-concurrent-pairs " + std::to_string(opts_.max_concurrent_pairs));
     } while (!in_flight_.compare_exchange_weak(cur, cur + n));
-    call->permits = std::make_shared<Permits>(in_flight_, n);
+    call->permits = std::make_shared<Permits>(in_flight_, model->in_flight, n);
     call->job = std::make_shared<Job>(n);
     call->job->set_release([p = call->permits] { p->release(); });
     call->route = route;
@@ -631,12 +643,13 @@ std::string Server::Impl::info_json(const ModelSlot& m) const {
 MetricsSnapshot Server::Impl::snapshot(const ModelSlot& m) const {
   MetricsSnapshot s;
   s.queue_size = m.batcher ? m.batcher->queue_size() : 0;
-  s.pairs_in_flight = in_flight_.load();
+  s.pairs_in_flight = models_.size() == 1 ? in_flight_.load() : m.in_flight.load();
   s.cache_hits = m.cache->hits();
   s.cache_misses = m.cache->misses();
   s.cache_evictions = m.cache->evictions();
   s.cache_entries = m.cache->entries();
   s.cache_capacity_bytes = m.cache->capacity_bytes();
+  s.connections = http_ ? http_->connections() : 0;
   return s;
 }
 
