@@ -420,7 +420,7 @@ TEST(ServerHttp, OpenApiIsGeneratedFromTheDecoderFields) {
     }
   }
   EXPECT_EQ(schemas["TeiRerankRequest"]["properties"]["truncation_direction"]["enum"],
-            json::array({"right", "Right", "left", "Left"}));
+            json::array({"right", "Right", "left", "Left", nullptr}));
   EXPECT_TRUE(schemas["CohereRerankRequest"]["properties"].contains("max_chunks_per_doc"));
   EXPECT_TRUE(schemas["TeiRerankRequest"]["properties"].contains("instruction"));
   // The Jina route documents the Jina error shape (with detail); /rerank both shapes.

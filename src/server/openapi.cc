@@ -50,7 +50,11 @@ json field_schema(const FieldSpec& f, Dialect d, const ServerOptions& opts, cons
     case FieldType::kEnum: s = {{"type", "string"}, {"enum", f.values}}; break;
     case FieldType::kDocuments: s = documents_schema(d, opts); break;
   }
-  if (!f.required) s["nullable"] = true;
+  if (!f.required) {
+    s["nullable"] = true;
+    // OpenAPI 3.0: an enum lists every valid value, null included (schemathesis ST201).
+    if (s.contains("enum")) s["enum"].push_back(nullptr);
+  }
   if (f.default_json) s["default"] = json::parse(f.default_json);
   if (*f.description) s["description"] = f.description;
   return s;
