@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -724,6 +725,10 @@ class RecordingEngine : public Engine {
       out.push_back(s);
     }
     passes.emplace_back(batch.size(), tokens);
+    std::vector<int> firsts;  // first id of each pair: identifies its job
+    for (const EncodedPair* p : batch) firsts.push_back(p->ids.empty() ? -1 : p->ids[0]);
+    pass_ids.push_back(firsts);
+    if (oom_once.exchange(false) && batch.size() > 1) throw std::bad_alloc();
     return out;
   }
   // 1 KiB per token against a 64 KiB budget: passes over 64 tokens are memory-bound.
@@ -734,6 +739,8 @@ class RecordingEngine : public Engine {
   DType dtype() const override { return DType::kFp32; }
   BackendKind backend() const override { return BackendKind::kReference; }
   std::size_t budget = std::size_t{1} << 40;
+  std::atomic<bool> oom_once{false};
+  std::vector<std::vector<int>> pass_ids;
   std::mutex mu;
   std::vector<std::pair<std::size_t, std::size_t>> passes;  // (pairs, tokens)
   ModelInfo info_;
@@ -830,4 +837,67 @@ TEST(Server, BertModelScoresAndDocCap) {
   json one = post_json(c, "/v2/rerank", {{"query", kQuery}, {"documents", kDocs}, {"max_tokens_per_doc", 1}}, 200);
   const int q_tokens = static_cast<int>(bert->encode(kQuery, "x", so).ids.size()) - 4;  // "x" is one token
   EXPECT_EQ(one["meta"]["tokens"]["input_tokens"].get<int>(), static_cast<int>(kDocs.size()) * (q_tokens + 4));
+}
+
+TEST(Server, BatcherKeepsRequestsTogetherAndHonoursMemory) {
+  // Requests of 6 pairs x 10 tokens under a 30-pair / 1000-token cap: each pass holds
+  // whole requests (a decoder's shared prefix K/V stays in one pass), oldest first.
+  {
+    RecordingEngine eng;
+    BatcherOptions bo;
+    bo.max_batch_tokens = 1000;
+    bo.max_batch_requests = 30;
+    std::vector<std::shared_ptr<Job>> jobs;
+    {
+      Batcher b(eng, bo);
+      for (int j = 0; j < 20; ++j) {
+        auto job = std::make_shared<Job>(6);
+        std::vector<std::pair<std::uint32_t, EncodedPair>> pairs;
+        for (int i = 0; i < 6; ++i) {
+          EncodedPair e = pair_of_len(10, 0);
+          e.ids[0] = j;  // job id in the first position
+          pairs.emplace_back(static_cast<std::uint32_t>(i), std::move(e));
+        }
+        b.submit(job, std::move(pairs));
+        jobs.push_back(job);
+      }
+      for (auto& job : jobs) ASSERT_TRUE(job->wait_for(std::chrono::seconds(10)));
+    }
+    int split = 0;
+    std::vector<int> count(20, 0);
+    for (const auto& pass : eng.pass_ids) {
+      std::map<int, int> per_job;
+      for (int id : pass) ++per_job[id];
+      for (auto [id, n] : per_job) {
+        if (n != 6) ++split;
+        count[id] += n;
+      }
+    }
+    EXPECT_EQ(split, 0) << "a request was split over passes although whole requests fit";
+    for (int n : count) EXPECT_EQ(n, 6);
+  }
+  // The memory estimate (1 KiB per token, 64 KiB budget) caps passes at 64 tokens even
+  // though the token cap would allow 1000; a bad_alloc shrinks passes to 3/4 and re-runs.
+  {
+    RecordingEngine eng;
+    eng.budget = 64 << 10;
+    eng.oom_once = true;
+    BatcherOptions bo;
+    bo.max_batch_tokens = 1000;
+    auto job = std::make_shared<Job>(40);
+    {
+      Batcher b(eng, bo);
+      std::vector<std::pair<std::uint32_t, EncodedPair>> pairs;
+      for (int i = 0; i < 40; ++i) pairs.emplace_back(static_cast<std::uint32_t>(i), pair_of_len(8, i));
+      b.submit(job, std::move(pairs));
+      ASSERT_TRUE(job->wait_for(std::chrono::seconds(10)));
+    }
+    for (int i = 0; i < 40; ++i) EXPECT_TRUE(job->ok(static_cast<std::size_t>(i))) << i;
+    ASSERT_GE(eng.passes.size(), 2u);
+    EXPECT_EQ(eng.passes[0].first, 8u);  // 8 x 8 tokens = the 64 KiB budget; this one failed
+    for (std::size_t k = 1; k < eng.passes.size(); ++k) {
+      EXPECT_LE(eng.passes[k].second, 64u);
+      EXPECT_LE(eng.passes[k].first, 6u);  // 3/4 of the failed pass
+    }
+  }
 }
