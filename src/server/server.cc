@@ -515,7 +515,8 @@ void Server::Impl::handle_rerank(const HttpRequest& req, const Responder& respon
       }
       if (!todo.empty()) model->batcher->submit(call->job, std::move(todo));
     } catch (const Error& ex) {
-      // submit() failed the pairs: the done hook answers; make it a 503.
+      // Shutting down: submit() failed the pairs; answer 503 here, not from the done hook.
+      call->finished = true;
       throw ApiError(503, "Unhealthy", ex.what());
     }
     return;
