@@ -5,7 +5,8 @@
 //   body    reading the body (body_timeout_s), or draining it after a refusal
 //   handle  the handler has the request; no deadline (the batcher answers)
 //   write   writing the response (write_timeout_s)
-// A deadline that passes in head/body answers 408 and closes; in idle/write it closes.
+//   closing FIN sent; discarding what the client still sends (1 s)
+// A deadline that passes in head/body answers 408 and closes; otherwise it closes.
 #include "server/http.h"
 
 #include <netinet/in.h>
@@ -101,7 +102,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   }
 
  private:
-  enum class Phase { kIdle, kHead, kBody, kHandle, kWrite, kClosed };
+  enum class Phase { kIdle, kHead, kBody, kHandle, kWrite, kClosing, kClosed };
 
   using Clock = std::chrono::steady_clock;
   static Clock::duration secs(double s) {
@@ -131,6 +132,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
         break;
       case Phase::kIdle:
       case Phase::kWrite:
+      case Phase::kClosing:
         close();
         break;
       default:
@@ -163,6 +165,11 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
 
   void on_idle_read(const boost::system::error_code& ec, std::size_t n) {
     if (phase_ == Phase::kClosed) return;
+    if (phase_ == Phase::kClosing) {  // after our FIN: discard until the client's
+      buf_.consume(buf_.size());
+      if (ec) return close();
+      return drain();
+    }
     if (phase_ == Phase::kHandle || phase_ == Phase::kWrite) {
       if (!ec) return;  // pipelined bytes: kept for the next request
       if (ec == asio::error::eof) {
@@ -411,7 +418,7 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
     if (phase_ == Phase::kClosed) return;
     boost::system::error_code ignored;
     sock_.shutdown(tcp::socket::shutdown_send, ignored);
-    phase_ = Phase::kIdle;
+    phase_ = Phase::kClosing;
     peer_eof_ = true;
     arm(1.0);
     if (!reading_) drain();
