@@ -3,6 +3,11 @@
 // the score cache, admission control (429), client disconnects, backend failures,
 // concurrency and graceful stop. A gated Engine wrapper makes the timing-dependent
 // cases deterministic.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -900,4 +905,42 @@ TEST(Server, BatcherKeepsRequestsTogetherAndHonoursMemory) {
       EXPECT_LE(eng.passes[k].first, 6u);  // 3/4 of the failed pass
     }
   }
+}
+
+// A client that half-closes (shutdown(SHUT_WR)) while its request waits for the model is
+// still reading: the server's 1xx probe must not mistake it for a disconnect.
+TEST(Server, HalfCloseWhileQueuedIsNotADisconnect) {
+  GatedEngine g(shared_engine());
+  ServerOptions o = test_options();
+  o.cache_mb = 0;
+  auto s = start(g, o);
+  g.close();
+  const int before = g.entered();
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(s.port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  const std::string body = json{{"query", "q"}, {"texts", {"a", "b"}}}.dump();
+  const std::string req = "POST /rerank HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) +
+                          "\r\n\r\n" + body;
+  ASSERT_EQ(send(fd, req.data(), req.size(), MSG_NOSIGNAL), static_cast<ssize_t>(req.size()));
+  ASSERT_TRUE(g.wait_entered(before + 1));  // held in forward()
+  shutdown(fd, SHUT_WR);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the probe and its check run
+  g.open();
+  std::string got;
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    got.append(buf, static_cast<std::size_t>(n));
+  }
+  close(fd);
+  EXPECT_NE(got.find("HTTP/1.1 100 Continue\r\n\r\n"), std::string::npos) << got;  // the probe
+  EXPECT_NE(got.find("HTTP/1.1 200 OK"), std::string::npos) << got;
+  auto c = s.client();
+  EXPECT_EQ(metric(metrics_text(c), "crossrank_requests_total{route=\"/rerank\",outcome=\"success\"}"), 1);
+  EXPECT_EQ(metric(metrics_text(c), "crossrank_dropped_pairs_total"), 0);
 }
