@@ -81,13 +81,19 @@ echo "# cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')
 # shellcheck disable=SC2086
 start_server --max-concurrent-pairs $((CAP * 20)) --max-client-batch-size 20 $SERVER_ARGS
 echo
-echo "| load | connections | ok pairs/s | vs unloaded | p99 ok ms | vs unloaded | 429/s |"
-echo "|---|---:|---:|---:|---:|---:|---:|"
+echo "| load | connections | ok pairs/s | vs unloaded | p99 ok ms | vs unloaded | 429/s | /health max ms |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|"
 base_pps=""; base_p99=""; fail=0
 for m in $LEVELS; do
   c=$((CAP * m))
   scrape "$WORK/m0"
+  # /health probed twice a second on fresh connections while wrk runs.
+  ( end=$((SECONDS + DUR)); while [ $SECONDS -lt "$end" ]; do
+      curl -s -o /dev/null -m 5 -w '%{time_total}\n' "http://127.0.0.1:$PORT/health" || echo 5; sleep 0.5; done ) >"$WORK/health" &
+  prober=$!
   out=$(timeout $((DUR + 60)) wrk -t 2 -c "$c" -d "${DUR}s" --timeout 30s -s "$WORK/load.lua" "http://127.0.0.1:$PORT/rerank")
+  wait "$prober" 2>/dev/null || true
+  hmax=$(awk '{ms = $1 * 1000; if (ms > m) m = ms} END {printf "%.1f", m}' "$WORK/health")
   scrape "$WORK/m1"
   read -r n p99 < <(delta "$WORK/m0" "$WORK/m1")
   n429=$(echo "$out" | awk '/^STATUS 429/ {print $3}'); n429=${n429:-0}
@@ -97,7 +103,7 @@ for m in $LEVELS; do
   if [ -z "$base_pps" ]; then base_pps=$pps; base_p99=$p99; fi
   rp=$(awk -v a="$pps" -v b="$base_pps" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')
   rl=$(awk -v a="$p99" -v b="$base_p99" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')
-  echo "| ${m}x | $c | $pps | $rp | $p99 | $rl | $r429 |"
+  echo "| ${m}x | $c | $pps | $rp | $p99 | $rl | $r429 | $hmax |"
   if [ "$bad" != 0 ]; then echo "FAIL: statuses other than 200/429: $(echo "$out" | grep ^STATUS | tr '\n' ' ')"; fail=1; fi
   if [ "$m" != 1 ] && [ "$CHECK" = 1 ]; then
     awk -v r="$rp" 'BEGIN {exit !(r >= 0.8)}' || { echo "FAIL: goodput at ${m}x is $rp of unloaded (< 0.8)"; fail=1; }
