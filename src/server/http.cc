@@ -19,6 +19,7 @@
 #include <boost/beast/http/read.hpp>
 #include <chrono>
 #include <condition_variable>
+#include <future>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
@@ -592,10 +593,16 @@ void HttpServer::stop() {
   if (!m.started || m.stopped) return;
   m.stopped = true;
   m.stopping = true;
-  asio::post(m.io, [&m] {
+  // Close the listening socket on the loop (the acceptor is not thread-safe) and wait for
+  // it, so that no connection is accepted once stop() is past this point.
+  auto closed = std::make_shared<std::promise<void>>();
+  std::future<void> acceptor_closed = closed->get_future();
+  asio::post(m.io, [&m, closed] {
     boost::system::error_code ignored;
     m.acceptor.close(ignored);
+    closed->set_value();
   });
+  acceptor_closed.wait_for(std::chrono::seconds(10));
   std::vector<std::shared_ptr<HttpConnection>> live;
   {
     std::lock_guard<std::mutex> lock(m.mu);
@@ -609,6 +616,9 @@ void HttpServer::stop() {
     // then close (stopping). Bounded: a handler that never answers is a bug.
     std::unique_lock<std::mutex> lock(m.mu);
     m.cv.wait_for(lock, std::chrono::seconds(120), [&m] { return m.in_progress.load() == 0; });
+    // Then let the connections close themselves (answered ones send FIN and drain for at
+    // most 1 s; idle ones were told to close above).
+    m.cv.wait_for(lock, std::chrono::seconds(2), [&m] { return m.conns.empty(); });
   }
   m.io.stop();
   for (auto& t : m.threads)
