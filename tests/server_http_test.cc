@@ -311,7 +311,7 @@ TEST(ServerHttp, ConnectionCap) {
   const int port = s.start();
   std::vector<int> fds;
   for (int i = 0; i < 20; ++i) fds.push_back(connect_to(port));
-  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  for (int i = 0; i < 200 && s.connections() < 20; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   EXPECT_EQ(s.connections(), 20u);
   const std::string r = roundtrip(port, "GET /health HTTP/1.1\r\nHost: x\r\n\r\n", 2000);
   EXPECT_EQ(last_status(r), 503) << r;
