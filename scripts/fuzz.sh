@@ -91,7 +91,7 @@ for c in "${CAMPAIGNS[@]}"; do
   if [ -n "$RUNS" ]; then bound=(-runs="$RUNS"); else bound=(-max_total_time="$SECS"); fi
   rc=0
   # shellcheck disable=SC2046
-  "$BUILD/$t" "${bound[@]}" -max_len="$MAXLEN" -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=1024 \
+  "$BUILD/$t" "${bound[@]}" -max_len="$MAXLEN" -timeout=60 -rss_limit_mb=2048 -malloc_limit_mb=1024 \
     -print_final_stats=1 $(dict_of "$c") -artifact_prefix="$BUILD/crashes/$c-" "$BUILD/corpus/$c" \
     >"$BUILD/logs/$c.log" 2>&1 || rc=$?
   execs=$(awk '/stat::number_of_executed_units/ {print $2}' "$BUILD/logs/$c.log")
