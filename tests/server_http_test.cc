@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -122,9 +123,42 @@ std::string post(const std::string& path, const std::string& body, const std::st
          std::to_string(body.size()) + "\r\n" + extra + "\r\n" + body;
 }
 
+// Largest gap, in ms, between ticks of a thread that wakes every 5 ms, since reset():
+// when the whole process was descheduled (a 2-core CI box shared with other jobs),
+// a slow probe says nothing about the server.
+class StallMeter {
+ public:
+  StallMeter() : t_([this] {
+      auto last = Clock::now();
+      while (!stop_) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        const auto now = Clock::now();
+        const double gap = std::chrono::duration<double, std::milli>(now - last).count();
+        double cur = max_.load();
+        while (gap > cur && !max_.compare_exchange_weak(cur, gap)) {
+        }
+        last = now;
+      }
+    }) {}
+  ~StallMeter() {
+    stop_ = true;
+    t_.join();
+  }
+  void reset() { max_ = 0; }
+  double max_gap_ms() const { return max_.load(); }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::atomic<double> max_{0};
+  std::thread t_;
+};
+
 // Holds `n` connections that trickle a request (a head line, or a body byte, every
-// `every_ms`) while /health is probed; returns the probe latencies.
+// `every_ms`) while /health is probed; returns the probe latencies (-1: failed), leaving
+// out probes during which the test process itself stalled for more than 50 ms.
 std::vector<double> trickle_and_probe(int port, int n, bool slow_body, int seconds, int every_ms, int* cut) {
+  StallMeter stall;
+  int stalled = 0;
   std::vector<int> fds;
   for (int i = 0; i < n; ++i) {
     const int fd = connect_to(port);
@@ -145,9 +179,13 @@ std::vector<double> trickle_and_probe(int port, int n, bool slow_body, int secon
       }
       next_trickle += std::chrono::milliseconds(every_ms);
     }
-    lat.push_back(health_ms(port));
+    stall.reset();
+    const double ms = health_ms(port);
+    if (stall.max_gap_ms() > 50) ++stalled;
+    else lat.push_back(ms);
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
+  if (stalled > 0) std::printf("left out %d probes during which the test process stalled\n", stalled);
   // Every trickling connection must have been answered 408 or closed by now.
   *cut = 0;
   for (int fd : fds) {
@@ -165,7 +203,7 @@ TEST(ServerHttp, SlowHeadClientsDoNotStallHealth) {
   const int port = s.start();
   int cut = 0;
   const auto lat = trickle_and_probe(port, 200, false, 6, 1000, &cut);
-  ASSERT_FALSE(lat.empty());
+  ASSERT_GE(lat.size(), 10u);
   std::printf("slow-head: %zu /health probes, max %.1f ms\n", lat.size(), *std::max_element(lat.begin(), lat.end()));
   for (double ms : lat) {
     EXPECT_GE(ms, 0) << "a /health probe failed";
@@ -182,7 +220,7 @@ TEST(ServerHttp, SlowBodyClientsDoNotStallHealth) {
   const int port = s.start();
   int cut = 0;
   const auto lat = trickle_and_probe(port, 200, true, 6, 1000, &cut);
-  ASSERT_FALSE(lat.empty());
+  ASSERT_GE(lat.size(), 10u);
   std::printf("slow-body: %zu /health probes, max %.1f ms\n", lat.size(), *std::max_element(lat.begin(), lat.end()));
   for (double ms : lat) {
     EXPECT_GE(ms, 0);
