@@ -136,6 +136,15 @@ class Engine {
   virtual EncodedPair encode(std::string_view query, std::string_view document,
                              const ScoreOptions& opts) const = 0;
 
+  // Long-document windows of one pair (ScoreOptions max_length, chunk_overlap, max_chunks):
+  // the passage split into overlapping windows that each fit with the query; the pair's
+  // score is the max over its windows. Throws Error as encode(). (Default, for test
+  // doubles: the one window encode() gives.)
+  virtual std::vector<EncodedPair> encode_chunks(std::string_view query, std::string_view document,
+                                                 const ScoreOptions& opts) const {
+    return {encode(query, document, opts)};
+  }
+
   // Runs one forward pass over already-encoded pairs (no further batching); returns
   // raw fp32 logits in order. Used by the server's dynamic batcher and by tests.
   virtual std::vector<float> forward(std::span<const EncodedPair* const> batch) = 0;

@@ -141,6 +141,11 @@ class EngineImpl final : public Engine {
     return config_.arch->encode(*tok_, config_, query, document, opts);
   }
 
+  std::vector<EncodedPair> encode_chunks(std::string_view query, std::string_view document,
+                                         const ScoreOptions& opts) const override {
+    return config_.arch->encode_chunks(*tok_, config_, query, document, opts);
+  }
+
   std::vector<float> forward(std::span<const EncodedPair* const> batch) override {
     if (batch.empty()) return {};
     return backend_->forward(pack_batch(batch, config_));
@@ -159,7 +164,7 @@ class EngineImpl final : public Engine {
     for (size_t i = 0; i < n; ++i) {
       try {
         if (opts.long_doc == LongDoc::kChunk)
-          per_pair[i] = config_.arch->encode_chunks(*tok_, config_, pairs[i].query, pairs[i].document, opts);
+          per_pair[i] = encode_chunks(pairs[i].query, pairs[i].document, opts);
         else
           per_pair[i].push_back(encode(pairs[i].query, pairs[i].document, opts));
       } catch (const std::exception& e) {
