@@ -29,10 +29,15 @@ class Tokenizer {
   virtual int32_t vocab_size() const = 0;
   // The token string of an id ("" if out of range); for debugging and tests.
   virtual std::string id_to_token(int32_t id) const = 0;
+  // Id of a token string, or -1 when absent: an added token by its content ("<|im_start|>"),
+  // else a model vocabulary entry in the model's own spelling ("yes", "##ing"), as HF
+  // token_to_id / convert_tokens_to_ids.
+  virtual int32_t token_to_id(std::string_view token) const = 0;
 };
 
-// Loads the tokenizer of a Hugging Face model folder. Prefers tokenizer.json; falls back
-// to sentencepiece.bpe.model (XLM-R unigram) or vocab.txt (BERT WordPiece).
+// Loads the tokenizer of a Hugging Face model folder. Prefers tokenizer.json (model.type
+// Unigram or WordPiece); falls back to sentencepiece.bpe.model (XLM-R unigram), then
+// vocab.txt (BERT WordPiece).
 // Throws Error naming the folder when no supported tokenizer file is found.
 std::unique_ptr<Tokenizer> load_tokenizer(const std::string& model_dir);
 
