@@ -45,6 +45,7 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::string& model_dir) {
   if (fs::exists(dir / "tokenizer.json")) return load_tokenizer_json((dir / "tokenizer.json").string());
   if (fs::exists(dir / "sentencepiece.bpe.model"))
     return load_unigram_sentencepiece((dir / "sentencepiece.bpe.model").string());
+  if (fs::exists(dir / "vocab.json") && fs::exists(dir / "merges.txt")) return load_bpe_vocab_merges(model_dir);
   if (fs::exists(dir / "vocab.txt")) {
     bool lower = true;
     const fs::path tc = dir / "tokenizer_config.json";
@@ -59,7 +60,8 @@ std::unique_ptr<Tokenizer> load_tokenizer(const std::string& model_dir) {
     return load_wordpiece_vocab_txt((dir / "vocab.txt").string(), lower);
   }
   throw Error(model_dir +
-              ": no tokenizer found (expected tokenizer.json, sentencepiece.bpe.model or vocab.txt)");
+              ": no tokenizer found (expected tokenizer.json, sentencepiece.bpe.model, vocab.json + merges.txt "
+              "or vocab.txt)");
 }
 
 }  // namespace crossrank

@@ -352,12 +352,13 @@ std::unique_ptr<Tokenizer> load_tokenizer_json(const std::string& path) {
   std::string type = tj.model_type;
   if (type.empty()) {  // HF infers an untagged model from its fields
     const json* vocab = find(*tj.model, "vocab");
-    type = vocab && vocab->is_array() ? "Unigram" : "WordPiece";
+    type = vocab && vocab->is_array() ? "Unigram" : find(*tj.model, "merges") ? "BPE" : "WordPiece";
   }
   if (type == "Unigram") return make_unigram_from_json(tj);
   if (type == "WordPiece") return make_wordpiece_from_json(tj);
+  if (type == "BPE") return make_bpe_from_json(tj);
   throw Error(path + ": model.type: unsupported tokenizer model type '" + type +
-              "' (supported: Unigram, WordPiece)");
+              "' (supported: Unigram, WordPiece, BPE)");
 }
 
 }  // namespace crossrank

@@ -34,13 +34,14 @@ TokenizerJson parse_tokenizer_json(nlohmann::json& doc, const std::string& path)
 // Reads `path` (throws Error when it cannot be read or is not JSON) and parses it as above.
 TokenizerJson read_tokenizer_json(const std::string& path);
 
-// Loads any supported tokenizer.json, dispatching on model.type (Unigram, WordPiece).
+// Loads any supported tokenizer.json, dispatching on model.type (Unigram, WordPiece, BPE).
 std::unique_ptr<Tokenizer> load_tokenizer_json(const std::string& path);
 
-// Model builders, one per model file (unigram_loader.cc, wordpiece.cc). Each
+// Model builders, one per model file (unigram_loader.cc, wordpiece.cc, bpe_loader.cc). Each
 // checks that `tj.model_type` is its type (or empty) and that the pipeline is one it supports.
 std::unique_ptr<Tokenizer> make_unigram_from_json(const TokenizerJson& tj);
 std::unique_ptr<Tokenizer> make_wordpiece_from_json(const TokenizerJson& tj);
+std::unique_ptr<Tokenizer> make_bpe_from_json(const TokenizerJson& tj);
 
 // Small typed accessors for the model builders; `where` names the object in messages
 // ("<path>: model"). A null or absent field gives the default.
