@@ -33,6 +33,7 @@ namespace bert_detail {
 // Pre-tokenizer class of a code point: 0 word character, 1 whitespace, 2 punctuation.
 enum : uint8_t { kWord = 0, kSpace = 1, kPunct = 2 };
 
+// The class of every ASCII code point (a compile-time table).
 constexpr std::array<uint8_t, 128> make_ascii_class() {
   std::array<uint8_t, 128> t{};
   for (unsigned c = 0; c < 128; ++c) {

@@ -53,6 +53,10 @@ class MergeTable {
             (static_cast<uint64_t>(r) << 32) | static_cast<uint32_t>(m.result);
     }
   }
+  // Starts loading the slot of (a, b) into cache (lookups are cache misses: overlap two).
+  void prefetch(int32_t a, int32_t b) const {
+    if (static_cast<uint32_t>(a | b) >= kDense) __builtin_prefetch(&slots_[hash(key(a, b)) & mask_]);
+  }
   // True and (rank, result) when (a, b) merges.
   bool find(int32_t a, int32_t b, uint32_t& rank, int32_t& result) const {
     if (static_cast<uint32_t>(a | b) < kDense) {  // both ids small: the dense table
@@ -263,6 +267,7 @@ void BpeTokenizer::encode_piece(std::string_view piece, Scratch& s, Cache& cache
 
 void BpeTokenizer::encode_byte_level(std::string_view piece, Scratch& s, Cache& cache,
                                      std::vector<int32_t>& ids) const {
+  if (piece.empty()) return;
   if (cfg_.add_prefix_space && piece.front() != ' ') {
     s.prefixed.assign(1, ' ');
     s.prefixed.append(piece);
@@ -377,6 +382,7 @@ void BpeTokenizer::merge_all(Scratch& s) const {
     cur.next = sym[nx].next;
     sym[nx].alive = false;
     if (cur.next >= 0) sym[cur.next].prev = static_cast<int32_t>(top.pos);
+    if (cur.next >= 0) merges_.prefetch(cur.id, sym[cur.next].id);
     if (cur.prev >= 0 && merges_.find(sym[cur.prev].id, cur.id, rank, result)) {
       heap.push_back({rank, static_cast<uint32_t>(cur.prev), sym[cur.prev].id, cur.id, result});
       std::push_heap(heap.begin(), heap.end(), later);
