@@ -626,24 +626,50 @@ def cmd_eval(args):
             res_f.write_text(json.dumps(results, indent=1))
 
 
+def stats_tables() -> str:
+    st = json.loads((WORK / "stats.json").read_text())
+    names = {"qkv": "QKV (LN out)", "ao": "attn-out (context)", "fi": "FFN-in (LN1 out)", "fo": "FFN-out (GELU out)"}
+    out = ["| layer | GEMM input | max abs | p99.9 abs | channel absmax max/median | outlier channels | share | token of the max | per-token absmax / median abs |",
+           "|---|---|---:|---:|---:|---|---|---|---:|"]
+    for r in st["activations"]:
+        share = ", ".join(f"{k}: {100 * v:.0f} %" for k, v in r["argmax_share"].items()) or "—"
+        out.append(f"| {r['layer']} | {names[r['gemm']]} | {r['max']:.2f} | {r['p999']:.2f} | "
+                   f"{r['ch_max_over_median']:.1f} | {', '.join(map(str, r['outlier_channels'][:4])) or '—'} | "
+                   f"{share} | {r['max_token']} | {r['row_absmax_over_median_abs']:.1f} |")
+    out += ["", "| layer | GEMM | max abs W | row absmax max/median | column absmax max/median | s8 RTN rel. error per row, median / max |",
+            "|---|---|---:|---:|---:|---|"]
+    for r in st["weights"]:
+        out.append(f"| {r['layer']} | {r['gemm']} | {r['max']:.3f} | {r['row_max_over_median']:.1f} | "
+                   f"{r['col_max_over_median']:.1f} | {100 * r['rtn_rel_err_median']:.2f} % / {100 * r['rtn_rel_err_max']:.2f} % |")
+    return "\n".join(out)
+
+
 def cmd_report(args):
+    if (WORK / "stats.json").is_file():
+        print(stats_tables())
+        print()
     results = json.loads((WORK / "results.json").read_text())
     schemes = list(dict.fromkeys(r["scheme"] for r in results.values()))
     sets = [s for s in ("wikiqa", "trecdl/3", "trecdl") if any(r["set"] == s for r in results.values())]
-    print("| scheme | int8 share of Linear MACs | " + " | ".join(f"{s} agree | top-1 | rho | max Δ | NDCG drop" for s in sets) + " |")
+    lens = {}
+    for r in results.values():
+        lens[r["set"]] = r["mean_len"]
+    S = all_schemes()
+    print("| scheme | int8 share of Linear MACs (WikiQA / TREC-DL lengths) | "
+          + " | ".join(f"{s} agree | top-1 | rho | max Δ | NDCG drop" for s in sets) + " |")
     print("|---|---:|" + "---:|" * (5 * len(sets)))
     for n in schemes:
         cells = []
-        share = None
         for s in sets:
             r = results.get(f"{n}@{s}")
             if r:
-                share = r["int8_share_linear"]
                 cells += [f"{r['ndcg10']:.4f}", f"{100 * r['top1']:.1f} %", f"{r['spearman']:.4f}",
                           f"{r['max_abs_delta']:.3f}", f"{r['drop']:+.4f}"]
             else:
                 cells += ["—"] * 5
-        print(f"| {n} | {100 * share:.1f} % | " + " | ".join(cells) + " |")
+        sh = [int8_share(S[n], lens.get(k, 90.0)) for k in ("wikiqa", "trecdl")]
+        share = f"{100 * sh[0]:.1f} %" if abs(sh[0] - sh[1]) < 1e-9 else f"{100 * sh[0]:.1f} / {100 * sh[1]:.1f} %"
+        print(f"| {n} | {share} | " + " | ".join(cells) + " |")
 
 
 def main():
