@@ -15,15 +15,20 @@
 # cpp-httplib, CLI11, utf8proc, GoogleTest) come from .gpu-bundle/debs, made beforehand by
 # scripts/gpu_bundle.sh on a machine with apt, and are unpacked with `dpkg -x` (or ar+tar)
 # into a private prefix ($CROSSRANK_DEPS_PREFIX, default /tmp/crossrank-deps), never over /.
-# Packages already installed on the machine are used as they are.
+# Packages already installed on the machine are used as they are (CROSSRANK_FORCE_BUNDLE=1
+# unpacks the bundle anyway: how the flow is tested on a machine that has them).
 #
 # In this workplace (the `device` tool; the GPU machine has no network):
 #   here, once:  bash scripts/gpu_bundle.sh            # ~20 MB into .gpu-bundle/ (git-ignored)
 #   then:        run(command="bash scripts/gpu_check.sh", carry=[".gpu-bundle"], timeout_s=600)
 #   The report comes back as $OUT/gpu_report.md (+ gpu_check.log, bench_*.json, peer_*.json).
-#   Then give_back. A machine start costs 1-2 minutes of the 15-minute device budget.
+#   Then give_back. A machine start costs 1-2 minutes of the 15-minute device budget. The
+#   call sends the checkout the session started in: make sure it holds this code (main after
+#   the merge), and make the bundle in that checkout.
 #
-# Phases (time boxes; a phase that overruns is cut and reported, the next one still runs):
+# Phases (time boxes; a phase that overruns is cut and reported, the next one still runs;
+# all end by CROSSRANK_GPU_DEADLINE, default 540 s; CROSSRANK_GPU_BUILD_BOX overrides the
+# build's box, e.g. to try the flow on a slow machine with a larger deadline):
 #   deps   unpack the bundle                                    ~5 s
 #   build  -DCROSSRANK_WITH_CUDA=ON, CUDA arch native (fallback 90), targets
 #          crossrank_cuda_tests + crossrank_cli, -j$(nproc)      box 240 s
@@ -32,7 +37,7 @@
 #   bench  crossrank bench: v2-m3 seedlike (~200 tokens) fp16/bf16/fp32 x batch 1..64 and
 #          100; v2-m3 512-token pairs; one 8192-token pair; MiniLM fp16/fp32   box 150 s
 #   peer   sentence-transformers CrossEncoder fp16 on CUDA vs crossrank fp16, same pairs
-#          and batches (scripts/gpu_peer.py)                    box 90 s
+#          and batches (scripts/gpu_peer.py)                    box 120 s
 set -uo pipefail
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
@@ -53,9 +58,20 @@ declare -A STATUS SECS
 log() { echo "[gpu_check $(( $(date +%s) - T0 ))s] $*" | tee -a "$LOG" >&2; }
 # run_phase NAME SECONDS CMD...: runs CMD (a command, or a function of this script) in a
 # fresh bash with a time box; its output goes to the log.
+# Every box ends by the deadline (CROSSRANK_GPU_DEADLINE, default 540 s after the start), so
+# that the report is written inside a 600-second device call.
+DEADLINE=${CROSSRANK_GPU_DEADLINE:-540}
 run_phase() {
   local name=$1 box=$2 t=$(date +%s) rc
   shift 2
+  local left=$(( DEADLINE - (t - T0) ))
+  if [ "$left" -lt 15 ]; then
+    STATUS[$name]="skipped (deadline ${DEADLINE}s reached)"
+    SECS[$name]=0
+    log "phase $name: ${STATUS[$name]}"
+    return 1
+  fi
+  [ "$box" -gt "$left" ] && box=$left
   log "phase $name (box ${box}s): $*"
   if declare -F "$1" >/dev/null; then
     timeout --kill-after=10 "$box" bash -c "$(declare -f "$1"); $*" >>"$LOG" 2>&1
@@ -82,8 +98,8 @@ log "GPU: ${GPU:-none visible}; $NVCC; $(cmake --version | head -1); $NPROC core
 deps() {
   set -e
   have() { [ -e "/usr/include/$1" ] || [ -e "$PREFIX/usr/include/$1" ]; }
-  if have oneapi/dnnl/dnnl.hpp && have nlohmann/json.hpp && have httplib.h && have CLI/CLI.hpp && have utf8proc.h &&
-     have gtest/gtest.h; then
+  if [ "${CROSSRANK_FORCE_BUNDLE:-0}" != 1 ] && have oneapi/dnnl/dnnl.hpp && have nlohmann/json.hpp && have httplib.h &&
+     have CLI/CLI.hpp && have utf8proc.h && have gtest/gtest.h; then
     echo "deps: every header present"
     return 0
   fi
@@ -124,7 +140,7 @@ build() {
   echo "build: CUDA architectures $arch"
   cmake --build "$BUILD" --target crossrank_cuda_tests crossrank_cli -j "$NPROC"
 }
-run_phase build 240 build
+run_phase build "${CROSSRANK_GPU_BUILD_BOX:-240}" build
 export CLI=$BUILD/crossrank
 
 # ---- tests ---------------------------------------------------------------------------------
@@ -155,7 +171,7 @@ if [ -x "$CLI" ]; then run_phase bench 150 bench; else STATUS[bench]="not run (n
 
 # ---- peer ----------------------------------------------------------------------------------
 if [ -x "$CLI" ] && python3 -c 'import torch, transformers, sentence_transformers; assert torch.cuda.is_available()' 2>>"$LOG"; then
-  run_phase peer 90 python3 scripts/gpu_peer.py --crossrank "$CLI" --models ms-marco-MiniLM-L-6-v2,bge-reranker-v2-m3 \
+  run_phase peer 120 python3 scripts/gpu_peer.py --crossrank "$CLI" --models ms-marco-MiniLM-L-6-v2,bge-reranker-v2-m3 \
     --batch-size 64 --pairs 256 --time-cap 8 --output "$ART/peer.json"
 else
   STATUS[peer]="not run (no CLI, or no torch / transformers / sentence-transformers with CUDA)"
@@ -180,12 +196,14 @@ w("")
 # tests
 w("## GPU tests (ctest -L gpu)\n")
 lines = open(E["GC_TESTLOG"]).read().splitlines() if os.path.exists(E["GC_TESTLOG"]) else []
-ok = [l for l in lines if l.startswith("[       OK")]
-fail = [l for l in lines if l.startswith("[  FAILED")]
-skip = [l for l in lines if l.startswith("[  SKIPPED")]
-w(f"{len(ok)} passed, {len(fail)} failed, {len(skip)} skipped.\n")
-for l in sorted(set(fail)):
-    w(f"- FAILED {l.split(']',1)[1].strip()}")
+def names(tag):  # unique test names with that status (gtest repeats them in its summary)
+    return sorted({re.sub(r" \(\d+ ms\)$", "", l.split("]", 1)[1].strip()).split(" # ")[0]
+                   for l in lines if l.startswith(tag) and "]" in l and "test" not in l.split("]", 1)[1][:8]})
+ok, fail, skip = names("[       OK"), names("[  FAILED"), names("[  SKIPPED")
+w(f"{len(ok)} passed, {len(fail)} failed, {len(skip)} skipped" +
+  (" (no usable GPU: every GPU test skips)" if skip and not ok and not fail else "") + ".\n")
+for n in fail:
+    w(f"- FAILED {n}")
 meas = [l.strip() for l in lines if l.startswith("    [")]
 if meas:
     w("\nMeasured (test output):\n\n```")
@@ -259,8 +277,12 @@ if peer:
     w("| model | system | pairs | pairs/s | tokens/s | note |")
     w("|---|---|---:|---:|---:|---|")
     for m in peer.get("models", []):
+        if "error" in m:
+            w(f"| {m['model']} | - | | | | error: {m['error']} |")
         for k in ("crossrank", "st_fp16"):
-            r = m.get(k, {})
+            if k not in m:
+                continue
+            r = m[k]
             w(f"| {m['model']} | {k} | {r.get('pairs','-')} | {r.get('pairs_per_s', float('nan')):.1f} | "
               f"{r.get('tokens_per_s', float('nan')):.0f} | {r.get('note','')} |")
 else:
