@@ -76,6 +76,7 @@ struct EngineOptions {
   DType dtype = DType::kFp32;
   int threads = 0;                   // 0: all cores
   std::size_t memory_budget_mb = 0;  // activation budget per forward pass; 0: auto
+  int device = 0;                    // CUDA device (backend cuda / auto); one engine per GPU
 };
 
 struct ScoreOptions {

@@ -111,7 +111,7 @@ class EngineImpl final : public Engine {
           throw Error(ErrorCode::kUnsupported, "the reference backend runs fp32 only");
         ops = make_reference_ops();
         break;
-      case BackendKind::kCuda: ops = make_cuda_ops(opts.dtype); break;
+      case BackendKind::kCuda: ops = make_cuda_ops(opts.dtype, opts.device); break;
       default:
         if (opts.dtype == DType::kFp16)
           throw Error(ErrorCode::kUnsupported, "fp16 is a GPU dtype; on CPU use bf16");
@@ -119,6 +119,9 @@ class EngineImpl final : public Engine {
     }
     if (tok_) config_.arch->check_tokenizer(*tok_, config_);
     backend_ = make_backend(std::move(ops), config_, tensors);
+    // On a GPU the activation budget comes from the device's free memory (after the weights).
+    if (!opts.memory_budget_mb && kind == BackendKind::kCuda)
+      if (const std::size_t free = backend_->caps().free_memory) budget_ = free / 10 * 8;
     for (const std::string& n : backend_->ops().copied_tensors()) tensors->release(n);
     TensorMap::trim();
     kind_ = kind;
