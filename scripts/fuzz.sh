@@ -4,7 +4,7 @@
 # Campaigns (default: all):
 #   request          rerank request bodies           http            the HTTP request path
 #   tok-xlmr         XLM-R Unigram tokenizer          tok-bert        BERT WordPiece tokenizer
-#   tok-qwen         the Qwen BPE tokenizer folder (skipped until tests/data/tokenizers/qwen-bpe exists)
+#   tok-qwen         the Qwen byte-level BPE (tests/data/tokenizers/qwen-bpe/small)
 #   tokenizer-json   tokenizer.json                   config          config.json
 #   safetensors      the safetensors header           pairs-jsonl     pairs.jsonl
 # --seconds S: each campaign runs S seconds (default 15: the CI bound); --runs N: each
@@ -84,7 +84,7 @@ for c in "${CAMPAIGNS[@]}"; do
     tok-xlmr) CROSSRANK_FUZZ_TOKENIZER_DIR=$ROOT/tests/data/tokenizers/xlmr-unigram;;
     tok-bert) CROSSRANK_FUZZ_TOKENIZER_DIR=$ROOT/tests/data/models/tiny-bert;;
     tok-qwen)
-      CROSSRANK_FUZZ_TOKENIZER_DIR=$ROOT/tests/data/tokenizers/qwen-bpe
+      CROSSRANK_FUZZ_TOKENIZER_DIR=$ROOT/tests/data/tokenizers/qwen-bpe/small
       [ -d "$CROSSRANK_FUZZ_TOKENIZER_DIR" ] || { echo "$c: skipped (no $CROSSRANK_FUZZ_TOKENIZER_DIR yet)"; continue; };;
   esac
   mkdir -p "$BUILD/corpus/$c"

@@ -20,8 +20,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   try {
     const ModelConfig c = load_config(path);
     (void)c.parameters();
-    (void)c.max_length();
-    if (c.heads > 0) (void)c.head_dim();
     // 2^40 parameters (4 TiB of fp32) is no model this engine can load.
     if (strict && (c.layers > 4096 || c.hidden > (1 << 20) || c.intermediate > (1 << 22) || c.vocab_size > (1 << 24) ||
                    c.max_position_embeddings > (1 << 22)))
