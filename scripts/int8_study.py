@@ -91,6 +91,8 @@ class Lin:
     qmax: int = 127             # weight range
     smooth: float | None = None  # SmoothQuant alpha (None: off)
     keep_cls: bool = False      # the [CLS] row (token 0 of each sequence) bypasses quantisation (fp32)
+    cls16: bool = False         # the [CLS] row's activations quantised to 16 bits (u16, asymmetric),
+                                # same int8 weights: two u8 GEMM rows (hi, lo) in crossrank
 
 
 @dataclass
@@ -122,6 +124,17 @@ def fq_weight(w, qmax):
     scale = torch.where(amax > 0, amax / qmax, torch.ones_like(amax))
     inv = 1.0 / scale
     return torch.clamp(torch.round(w * inv), -qmax, qmax) * scale
+
+
+def fq_act16(x):
+    """x [..., K] -> fake-quantised per row to 16 bits (asymmetric, as crossrank's hi/lo rows)."""
+    mn = torch.clamp(x.amin(-1, keepdim=True), max=0.0)
+    mx = torch.clamp(x.amax(-1, keepdim=True), min=0.0)
+    scale = (mx - mn) / 65535.0
+    scale = torch.where(scale > 0, scale, torch.ones_like(scale))
+    zp = torch.clamp(torch.round(-mn / scale), 0, 65535)
+    q = torch.clamp(torch.round(x / scale) + zp, 0, 65535)
+    return (q - zp) * scale
 
 
 def fq_act(x, act, group):
@@ -184,6 +197,9 @@ class Runner:
         y = F.linear(x, w, b)
         if lin.keep_cls:
             y[:, 0] = F.linear(x0[:, 0], w32, b)
+        elif lin.cls16:
+            xc = x0[:, 0] if inv_s is None else x0[:, 0] * inv_s
+            y[:, 0] = F.linear(fq_act16(xc), w, b)
         return y
 
     @torch.inference_mode()
@@ -429,6 +445,10 @@ def all_schemes() -> dict[str, Scheme]:
         uniform("cls-fp32-ffn", "w8a8, the [CLS] row of fi and fo in fp32", I8,
                 {(None, ("fi", "fo")): Lin(keep_cls=True)}),
         uniform("sq0.5-all+cls", "SmoothQuant 0.5 on all 4 + [CLS] rows fp32", Lin(smooth=0.5, keep_cls=True)),
+        uniform("cls16", "w8a8, the [CLS] row's activations in 16 bits (int8 weights)", Lin(cls16=True)),
+        uniform("sq0.5-all+cls16", "SmoothQuant 0.5 on all 4 + [CLS] activations 16-bit", Lin(smooth=0.5, cls16=True)),
+        uniform("sq0.5-all+cls16-builtin", "as sq0.5-all+cls16, factors from the built-in text",
+                Lin(smooth=0.5, cls16=True), calib="builtin"),
         uniform("sq0.5-all+cls-builtin", "as sq0.5-all+cls, factors from the 4 KB built-in text",
                 Lin(smooth=0.5, keep_cls=True), calib="builtin"),
         uniform("sq0.5-ln+cls", "SmoothQuant 0.5 on qkv+fi + [CLS] rows fp32", Lin(keep_cls=True),

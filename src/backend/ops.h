@@ -137,6 +137,11 @@ struct Act {
   char* aux = nullptr;    // backend companion rows (e.g. the int8 copy), or null; every op
                           // that writes an activation with a companion rewrites both
   char* aux2 = nullptr;   // per-row companion data (e.g. int8 scales), or null
+  char* aux3 = nullptr;   // per-sequence companion data (e.g. precise copies of the pooled
+                          // rows), shared by row views, or null
+  bool tokens = false;    // rows are token rows [row0, row0 + rows) of the batch (else one
+                          // row per sequence, from row0)
+  int row0 = 0;
 
   // Columns [c0, c0 + n) of every row (same rows and ld; no companion).
   Act cols_view(int c0, int n) const;
@@ -163,6 +168,12 @@ class Ops {
   virtual OpsCaps caps() const = 0;
   // One line for logs: implementation, ISA, precision choices.
   virtual std::string describe() const { return name(); }
+
+  // The rows of each sequence that reach the head (encoders: the first token; decoders:
+  // the last). Backends that quantise activations may compute those rows more precisely
+  // (cpu int8: 16-bit activations). Set once by the model while it is built.
+  void set_pooled_rows(RowSel sel) { pooled_ = sel; }
+  RowSel pooled_rows() const { return pooled_; }
 
   // ---- parameters (at load; not during a pass) ----
   virtual ParamPtr prepare_linear(const LinearDesc& d) = 0;
@@ -226,6 +237,8 @@ class Ops {
   virtual void bind(Act& a, char* p) const;
   // Temporary memory inside an op (valid until it returns); nullptr in a dry run.
   char* scratch(std::size_t bytes);
+  // Called at the start of every real pass (not dry runs), after batch() is set.
+  virtual void on_begin() {}
   void note_copied(const HostTensor* t) {
     if (t) copied_.push_back(t->name);
   }
@@ -252,6 +265,7 @@ class Ops {
   void run(std::size_t scratch_bytes, F&& f);
 
   std::vector<std::string> copied_;
+  RowSel pooled_ = RowSel::kAll;  // kAll: not set
   const PackedBatch* batch_ = nullptr;
   char* arena_ = nullptr;
   std::size_t arena_bytes_ = 0, top_ = 0, scratch_top_ = 0, peak_ = 0;

@@ -54,6 +54,7 @@ class EncoderModel final : public Model {
     e.norm.bias = T(p + "embeddings.LayerNorm.bias");
     e.norm.eps = c.norm_eps;
     emb_ = ops.prepare_embedding(e);
+    ops.set_pooled_rows(RowSel::kFirst);
     layers_.resize(L_);
     for (int l = 0; l < L_; ++l) {
       const std::string q = p + "encoder.layer." + std::to_string(l) + ".";

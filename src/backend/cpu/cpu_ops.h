@@ -22,6 +22,8 @@ struct CpuOpsOptions {
   // 2-core Zen 4 (v2-m3, 8 x 184 tokens, int8) blocks of 64-512 rows cost more in GEMM
   // efficiency than they saved in row-pass traffic (5.38 pairs/s whole, 4.3-5.5 blocked).
   int ffn_block_rows = 0;
+  // int8: the pooled rows (Ops::pooled_rows) with 16-bit activations (cpu_ops.cc).
+  bool precise_pooled = true;
   bool force_fixed_m = false;         // test hook: per-M GEMM primitives instead of runtime M
   bool force_bf16_emulation = false;  // test hook: emulated bf16 even if native exists
   bool profile = false;     // accumulate wall time per op (adds no synchronisation: every op
