@@ -6,19 +6,27 @@
 namespace crossrank {
 
 void PieceTrie::build(const std::vector<std::string>& pieces) {
-  // Sort (piece, id); for equal strings keep the last id.
+  std::vector<std::pair<std::string_view, int32_t>> entries;
+  entries.reserve(pieces.size());
+  for (size_t i = 0; i < pieces.size(); ++i) entries.emplace_back(pieces[i], static_cast<int32_t>(i));
+  build(entries);
+}
+
+void PieceTrie::build(const std::vector<std::pair<std::string_view, int32_t>>& entries) {
+  // Sort the entries by string; for equal strings keep the last one.
   std::vector<int32_t> order;
-  order.reserve(pieces.size());
-  for (size_t i = 0; i < pieces.size(); ++i)
-    if (!pieces[i].empty()) order.push_back(static_cast<int32_t>(i));
+  order.reserve(entries.size());
+  for (size_t i = 0; i < entries.size(); ++i)
+    if (!entries[i].first.empty()) order.push_back(static_cast<int32_t>(i));
   std::stable_sort(order.begin(), order.end(),
-                   [&](int32_t a, int32_t b) { return pieces[a] < pieces[b]; });
-  std::vector<int32_t> uniq;
+                   [&](int32_t a, int32_t b) { return entries[a].first < entries[b].first; });
+  std::vector<int32_t> uniq;  // indices into entries
   uniq.reserve(order.size());
   for (size_t i = 0; i < order.size(); ++i) {
-    if (i + 1 < order.size() && pieces[order[i]] == pieces[order[i + 1]]) continue;
+    if (i + 1 < order.size() && entries[order[i]].first == entries[order[i + 1]].first) continue;
     uniq.push_back(order[i]);
   }
+  auto key = [&](size_t k) -> std::string_view { return entries[uniq[k]].first; };
 
   piece_.assign(1, -1);
   first_child_.assign(1, 0);
@@ -36,17 +44,17 @@ void PieceTrie::build(const std::vector<std::string>& pieces) {
   for (size_t q = 0; q < queue.size(); ++q) {
     const Item it = queue[q];
     size_t lo = it.lo;
-    if (lo < it.hi && pieces[uniq[lo]].size() == it.depth) {
-      piece_[it.node] = uniq[lo];
+    if (lo < it.hi && key(lo).size() == it.depth) {
+      piece_[it.node] = entries[uniq[lo]].second;
       ++lo;
     }
     const auto first = static_cast<uint32_t>(piece_.size());
     uint16_t count = 0;
     size_t i = lo;
     while (i < it.hi) {
-      const auto b = static_cast<unsigned char>(pieces[uniq[i]][it.depth]);
+      const auto b = static_cast<unsigned char>(key(i)[it.depth]);
       size_t j = i + 1;
-      while (j < it.hi && static_cast<unsigned char>(pieces[uniq[j]][it.depth]) == b) ++j;
+      while (j < it.hi && static_cast<unsigned char>(key(j)[it.depth]) == b) ++j;
       const auto child = static_cast<uint32_t>(piece_.size());
       piece_.push_back(-1);
       first_child_.push_back(0);

@@ -1,8 +1,10 @@
 #pragma once
-// Byte trie over a vocabulary (the Unigram model's pieces), for prefix enumeration.
+// Byte trie over a vocabulary (the Unigram model's pieces, the WordPiece vocabulary), for
+// prefix enumeration: every vocabulary entry that starts a text, found in one walk.
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace crossrank {
@@ -13,6 +15,9 @@ class PieceTrie {
   // Builds the trie; `pieces[i]` has id i. For duplicate strings the LAST id wins (as HF's
   // token->id map does). Empty pieces are never matched.
   void build(const std::vector<std::string>& pieces);
+  // Builds the trie from (piece, id) entries (ids >= 0); for duplicate strings the LAST entry
+  // wins. Empty pieces are never matched.
+  void build(const std::vector<std::pair<std::string_view, int32_t>>& entries);
 
   // Calls fn(byte_length, id) for every piece that is a prefix of `s`, shortest first.
   template <class Fn>

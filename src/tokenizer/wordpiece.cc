@@ -8,6 +8,17 @@
 //   3. BertPreTokenizer (whitespace removed, punctuation isolated);
 //   4. WordPiece greedy longest-match-first per word ([UNK] for the whole word when it
 //      cannot be covered or has more than max_input_chars_per_word code points).
+//
+// Why a trie for step 4: HF tries every candidate [start, end) from the longest down, one
+// hash lookup (hashing end - start bytes) each, so with vocabulary entries as long as the
+// word a piece costs O(chars) lookups of O(chars) bytes. Walking a byte trie of the
+// vocabulary (and one of the "##" continuation vocabulary, keyed without the prefix) from
+// `start` visits every entry that starts there in one pass; the last one that ends on a
+// code point boundary is HF's match. 100 KB of 99-character words, AMD EPYC (Zen 4, 2
+// shared cores), WordPiece step only (vocab.txt): "www..." with the ms-marco vocabulary
+// 10.9 ms -> 0.9 ms; with long entries added (tests/tokenizer_wordpiece_test.cc,
+// AdversarialWordsStayLinear) "www..." 93 ms -> 13 ms and 4-byte-character words 85 ms -> 1.6 ms.
+
 #include "tokenizer/wordpiece.h"
 
 #include <algorithm>
@@ -16,6 +27,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "tokenizer/piece_trie.h"
 #include "tokenizer/tokenizer_json.h"
 #include "tokenizer/unicode.h"
 #include "tokenizer/vocab_index.h"
@@ -47,8 +59,9 @@ class WordPieceTokenizer final : public Tokenizer {
   // Step 4 for one pre-tokenized word.
   void encode_word(std::string_view word, std::vector<int32_t>& ids) const;
 
-  VocabIndex whole_;  // every token
-  VocabIndex cont_;   // tokens starting with the continuing-subword prefix, keyed by the rest
+  VocabIndex whole_;       // every token
+  PieceTrie whole_trie_;   // the same, for the longest match at the start of a word
+  PieceTrie cont_trie_;    // tokens starting with the continuing-subword prefix, keyed by the rest
   std::unordered_map<int32_t, std::string> id_to_token_;
   std::size_t max_input_chars_per_word_ = 100;
   int32_t unk_id_ = -1;
@@ -80,7 +93,8 @@ WordPieceTokenizer::WordPieceTokenizer(WordPieceConfig cfg, const std::string& w
     max_id = std::max(max_id, id);
   }
   whole_.build(whole);
-  cont_.build(cont);
+  whole_trie_.build(whole);
+  cont_trie_.build(cont);
   unk_id_ = whole_.find(cfg.unk_token);
   check(unk_id_ >= 0, what + ": unk_token '" + cfg.unk_token + "' is not in the vocabulary");
   max_input_chars_per_word_ = static_cast<std::size_t>(std::max(cfg.max_input_chars_per_word, 0));
@@ -150,29 +164,25 @@ void WordPieceTokenizer::encode_word(std::string_view word, std::vector<int32_t>
   const std::size_t n = word.size();
   std::size_t start = 0;
   while (start < n) {
-    const VocabIndex& map = start == 0 ? whole_ : cont_;
-    const std::size_t max_bytes = map.max_len();
-    // No vocab entry is longer than max_bytes, so longer candidates cannot match: start
-    // the search at the last code point boundary within reach.
-    std::size_t end = n;
-    if (end - start > max_bytes) {
-      end = start + max_bytes;
-      while (end > start && unicode::is_continuation_byte(word[end])) --end;
-    }
+    const PieceTrie& trie = start == 0 ? whole_trie_ : cont_trie_;
+    const std::string_view rest = word.substr(start);
+    // The longest entry that is a prefix of `rest` and ends on a code point boundary
+    // (vocabulary entries are valid UTF-8, so the check only guards odd files).
     int32_t found = -1;
-    while (end > start) {
-      found = map.find(word.substr(start, end - start));
-      if (found >= 0) break;
-      --end;
-      while (end > start && unicode::is_continuation_byte(word[end])) --end;
-    }
+    std::size_t len = 0;
+    trie.for_each_prefix(rest, [&](std::size_t k, int32_t id) {
+      if (k == rest.size() || !unicode::is_continuation_byte(rest[k])) {
+        found = id;
+        len = k;
+      }
+    });
     if (found < 0) {  // not fully covered: the whole word becomes [UNK]
       ids.resize(first);
       ids.push_back(unk_id_);
       return;
     }
     ids.push_back(found);
-    start = end;
+    start += len;
   }
 }
 
