@@ -159,7 +159,7 @@ TEST(RealWeights, Bf16AgreesWithFp32) {
 }
 
 TEST(RealWeights, Int8GateWikiQa) { check_gate("eval-wikiqa.jsonl", DType::kInt8, {0.995, 0.97, 0.005}); }
-TEST(RealWeights, DISABLED_Int8GateTrecDl) { check_gate("eval-trecdl.jsonl", DType::kInt8, {0.995, 0.97, 0.005}); }
+TEST(RealWeights, Int8GateTrecDl) { check_gate("eval-trecdl.jsonl", DType::kInt8, {0.995, 0.97, 0.005}); }
 
 }  // namespace
 }  // namespace crossrank

@@ -36,6 +36,9 @@ class Backend {
 
 struct RunnerOptions {
   bool last_layer_shortcut = true;  // see BuildOptions (src/model/architecture.h)
+  // A batch of representative pairs for ops that want calibration (Ops::wants_calibration);
+  // null: none (those ops then run uncalibrated).
+  std::shared_ptr<const PackedBatch> calibration;
 };
 
 // The runner: builds `config`'s model on `ops` from `tensors` and serves passes. `tensors`

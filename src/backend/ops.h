@@ -23,6 +23,7 @@
 // Not thread-safe: one pass at a time per Ops object (the runner serialises).
 #include <cstddef>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -142,10 +143,21 @@ struct Act {
   bool tokens = false;    // rows are token rows [row0, row0 + rows) of the batch (else one
                           // row per sequence, from row0)
   int row0 = 0;
+  // The linear that reads this activation next (set by the model before the op that
+  // writes it), or null. A backend may write the GEMM-ready companion in that linear's
+  // input form (cpu int8: divided by its SmoothQuant factors); a linear reading an
+  // activation whose companion was written for another one converts it again (slower,
+  // never wrong). Copied by views.
+  const Param* next = nullptr;
 
   // Columns [c0, c0 + n) of every row (same rows and ld; no companion).
   Act cols_view(int c0, int n) const;
 };
+
+// Per-linear input statistics from a calibration pass: LinearDesc::name -> max |x| per
+// input channel over the calibration tokens (pooled rows excluded: backends compute those
+// more precisely anyway).
+using InputStats = std::map<std::string, std::vector<float>>;
 
 // Backend capabilities the scheduler and front ends read (instead of asking "is it CUDA?").
 struct OpsCaps {
@@ -174,6 +186,18 @@ class Ops {
   // (cpu int8: 16-bit activations). Set once by the model while it is built.
   void set_pooled_rows(RowSel sel) { pooled_ = sel; }
   RowSel pooled_rows() const { return pooled_; }
+
+  // ---- calibration (at load) ----
+  // True when prepared linears would improve with input statistics (cpu int8: SmoothQuant
+  // scale migration). The runner then builds the model, runs a calibration batch with
+  // recording on, hands the statistics back with set_input_stats and builds it again.
+  virtual bool wants_calibration() const { return false; }
+  // Records per-linear input statistics in the passes that follow (on) / stops.
+  virtual void record_input_stats(bool on) { (void)on; }
+  // What the recording passes saw.
+  virtual InputStats input_stats() const { return {}; }
+  // Statistics the next prepare_linear calls use.
+  virtual void set_input_stats(InputStats stats) { (void)stats; }
 
   // ---- parameters (at load; not during a pass) ----
   virtual ParamPtr prepare_linear(const LinearDesc& d) = 0;

@@ -16,8 +16,24 @@ class Runner final : public Backend {
   Runner(std::unique_ptr<Ops> ops, const ModelConfig& c, std::shared_ptr<const TensorMap> t, const RunnerOptions& o)
       : ops_(std::move(ops)), config_(c), tensors_(std::move(t)) {
     check(config_.arch != nullptr, "runner: model config without an architecture");
-    model_ = build_model(o);
     caps_ = ops_->caps();
+    if (o.calibration && o.calibration->num_seqs() > 0 && ops_->wants_calibration()) {
+      // Build, run the calibration batch recording input statistics, build again with them.
+      model_ = build_model(o);
+      ops_->record_input_stats(true);
+      try {
+        forward(*o.calibration);
+      } catch (...) {
+        ops_->record_input_stats(false);
+        throw;
+      }
+      ops_->record_input_stats(false);
+      InputStats stats = ops_->input_stats();
+      model_.reset();
+      drop_arena();
+      ops_->set_input_stats(std::move(stats));
+    }
+    model_ = build_model(o);
   }
   ~Runner() override { drop_arena(); }
 

@@ -11,6 +11,7 @@
 #include <numeric>
 
 #include "backend/backend.h"
+#include "model/calibration.h"
 #include "batch/packed_batch.h"
 #include "model/architecture.h"
 #include "engine/batch_policy.h"
@@ -118,7 +119,9 @@ class EngineImpl final : public Engine {
         ops = make_cpu_ops(opts.dtype);
     }
     if (tok_) config_.arch->check_tokenizer(*tok_, config_);
-    backend_ = make_backend(std::move(ops), config_, tensors);
+    RunnerOptions ro;
+    if (tok_ && ops->wants_calibration()) ro.calibration = calibration_batch();
+    backend_ = make_backend(std::move(ops), config_, tensors, ro);
     // On a GPU the activation budget comes from the device's free memory (after the weights).
     if (!opts.memory_budget_mb && kind == BackendKind::kCuda)
       if (const std::size_t free = backend_->caps().free_memory) budget_ = free / 10 * 8;
@@ -138,6 +141,15 @@ class EngineImpl final : public Engine {
     info_.max_length = config_.max_length;
     info_.parameters = config_.parameters();
     log_debug(backend_->describe());
+  }
+
+  // The built-in calibration pairs (model/calibration.h), encoded for this model.
+  std::shared_ptr<const PackedBatch> calibration_batch() const {
+    std::vector<EncodedPair> enc;
+    for (const auto& [q, d] : calibration_pairs()) enc.push_back(config_.arch->encode(*tok_, config_, q, d, ScoreOptions{}));
+    std::vector<const EncodedPair*> ptrs;
+    for (const auto& e : enc) ptrs.push_back(&e);
+    return std::make_shared<const PackedBatch>(pack_batch(ptrs, config_));
   }
 
   EncodedPair encode(std::string_view query, std::string_view document, const ScoreOptions& opts) const override {

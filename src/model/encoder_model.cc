@@ -95,20 +95,22 @@ class EncoderModel final : public Model {
   std::vector<float> forward(Ops& ops, const PackedBatch& b) const override {
     const int T = b.total_tokens(), S = b.num_seqs(), H = H_;
     Act x = ops.alloc(T, H, ActUse::kGemmInput);
+    x.next = first_reader(0);
     ops.embed(*emb_, x);
     Act x0 = ops.alloc(S, H, ActUse::kGemmInput);  // first rows: last-layer shortcut and head
     for (int l = 0; l < L_; ++l) {
       const Layer& y = layers_[l];
       const std::size_t scope = ops.mark();
       if (!y.kv) {
-        block(ops, y, x, T, RowSel::kAll, x);
+        block(ops, y, x, T, RowSel::kAll, x, first_reader(l + 1));
       } else {
         Act kv = ops.alloc(T, 2 * H);
         ops.linear(x, *y.kv, kv);
-        ops.gather_rows(x, RowSel::kFirst, x0);
         Act q = ops.alloc(S, H);
+        x0.next = y.q.get();
+        ops.gather_rows(x, RowSel::kFirst, x0);
         ops.linear(x0, *y.q, q);
-        attend_and_ffn(ops, y, q, kv.cols_view(0, H), kv.cols_view(H, H), S, RowSel::kFirst, x0);
+        attend_and_ffn(ops, y, q, kv.cols_view(0, H), kv.cols_view(H, H), S, RowSel::kFirst, x0, nullptr);
       }
       ops.release(scope);
     }
@@ -122,30 +124,43 @@ class EncoderModel final : public Model {
   };
 
   // A full layer over all T rows of x.
-  void block(Ops& ops, const Layer& y, Act& x, int T, RowSel rows, Act& out) const {
+  void block(Ops& ops, const Layer& y, Act& x, int T, RowSel rows, Act& out, const Param* next) const {
     Act qkv = ops.alloc(T, 3 * H_);
     ops.linear(x, *y.qkv, qkv);
-    attend_and_ffn(ops, y, qkv.cols_view(0, H_), qkv.cols_view(H_, H_), qkv.cols_view(2 * H_, H_), T, rows, out);
+    attend_and_ffn(ops, y, qkv.cols_view(0, H_), qkv.cols_view(H_, H_), qkv.cols_view(2 * H_, H_), T, rows, out, next);
+  }
+
+  // The linear that first reads the residual stream x in layer l (null after the last).
+  const Param* first_reader(int l) const {
+    if (l >= L_) return nullptr;
+    return layers_[l].kv ? layers_[l].kv.get() : layers_[l].qkv.get();
   }
 
   // Attention for query rows `q` (rows of `x`), then the output projection, FFN and norms
-  // on those rows of x (x: the residual stream for exactly those rows).
+  // on those rows of x (x: the residual stream for exactly those rows). `next`: the linear
+  // that reads x after this layer (Act::next).
   // The FFN runs in row blocks (ffn_block_: OpsCaps::ffn_block_rows) so its wide
   // intermediate stays in cache between the two GEMMs; every op in it is row-independent.
   void attend_and_ffn(Ops& ops, const Layer& y, const Act& q, const Act& k, const Act& v, int M, RowSel rows,
-                      Act& x) const {
+                      Act& x, const Param* next) const {
     AttnDesc a = attn_;
     a.q_rows = rows;
     Act ctx = ops.alloc(M, H_, ActUse::kGemmInput);
+    ctx.next = y.out.get();
     ops.attention(a, q, k, v, ctx);
+    x.next = y.ffn1.get();
     ops.linear_add_norm(ctx, *y.out, x, *y.ln1);
+    x.next = next;
     const int blk = ffn_block_ > 0 ? ffn_block_ : std::max(M, 1);
     for (int r0 = 0; r0 < M; r0 += blk) {
       const int n = std::min(blk, M - r0);
       const std::size_t scope = ops.mark();
       Act xb = ops.rows_view(x, r0, n);
+      xb.next = y.ffn1.get();  // what x's companion was written for
       Act inter = ops.alloc(n, I_, ActUse::kGemmOnly);
+      inter.next = y.ffn2.get();
       ops.linear(xb, *y.ffn1, inter);
+      xb.next = next;
       ops.linear_add_norm(inter, *y.ffn2, xb, *y.ln2);
       ops.release(scope);
     }

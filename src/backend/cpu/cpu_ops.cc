@@ -47,7 +47,11 @@ using Clock = std::chrono::steady_clock;
 struct CpuLinear final : Param {
   std::unique_ptr<Linear> lin;
   Epilogue epi = Epilogue::kNone;
+  std::string name;  // LinearDesc::name (calibration statistics are keyed by it)
   std::string prof;  // profile bucket, e.g. "gemm_ffn_in"
+  // int8 SmoothQuant: the weights' input columns were multiplied by s; GEMM inputs are
+  // quantised from x * inv_s. Empty: not smoothed.
+  std::vector<float> s, inv_s;
 };
 struct CpuNorm final : Param {
   NormKind kind = NormKind::kLayerNorm;
@@ -86,8 +90,11 @@ class CpuOps final : public Ops, public CpuOpsInfo {
  public:
   CpuOps(DType dtype, const CpuOpsOptions& opts) : dtype_(dtype), opts_(opts), eng_(dnnl::engine::kind::cpu, 0) {
     // Environment overrides for benchmarks and quality experiments (not for production).
-    if (const char* a = std::getenv("CROSSRANK_CPU_ATTN")) opts_.attn_bf16 = std::string(a) != "fp32";
+    if (const char* a = std::getenv("CROSSRANK_CPU_ATTN")) opts_.attn_bf16 = opts_.attn_bf16_int8 = std::string(a) != "fp32";
     if (const char* p = std::getenv("CROSSRANK_CPU_PRECISE_POOLED")) opts_.precise_pooled = std::string(p) != "0";
+    // Experiments: CROSSRANK_CPU_SMOOTH=<alpha> (0: off).
+    if (const char* p = std::getenv("CROSSRANK_CPU_SMOOTH")) opts_.smooth_alpha = std::strtof(p, nullptr);
+    if (!(opts_.smooth_alpha >= 0.f && opts_.smooth_alpha <= 1.f)) throw Error("cpu backend: smooth_alpha must be in [0, 1]");
     if (opts_.attn_q_block < 1 || opts_.attn_k_block < 1) throw Error("cpu backend: bad attention block sizes");
     const GemmCaps& caps = gemm_caps();
     switch (dtype) {
@@ -162,6 +169,8 @@ class CpuOps final : public Ops, public CpuOpsInfo {
     }
     auto p = std::make_unique<CpuLinear>();
     p->epi = d.epilogue;
+    p->name = d.name;
+    if (prec_ == GemmPrec::kInt8 && opts_.smooth_alpha > 0) smooth(d.name, ws, rows, K, conv, *p);
     const GemmPost post = d.epilogue == Epilogue::kGelu       ? GemmPost::kBiasGelu
                           : d.epilogue == Epilogue::kResidual ? GemmPost::kBiasAccumulate
                                                               : GemmPost::kBias;
@@ -171,6 +180,15 @@ class CpuOps final : public Ops, public CpuOpsInfo {
     if (gemm_impl_.empty()) gemm_impl_ = ", GEMM " + p->lin->impl_info();
     return p;
   }
+  // ---- calibration (int8 SmoothQuant) -------------------------------------------------
+  bool wants_calibration() const override { return prec_ == GemmPrec::kInt8 && opts_.smooth_alpha > 0; }
+  void record_input_stats(bool on) override {
+    recording_ = on;
+    if (on) recorded_.clear();
+  }
+  InputStats input_stats() const override { return recorded_; }
+  void set_input_stats(InputStats stats) override { stats_ = std::move(stats); }
+
   ParamPtr prepare_norm(const NormDesc& d) override {
     auto p = std::make_unique<CpuNorm>();
     fill_norm(d, *p);
@@ -255,6 +273,7 @@ class CpuOps final : public Ops, public CpuOpsInfo {
     check(r0 >= 0 && n >= 0 && r0 + n <= a.rows, "rows_view: rows out of range");
     Act v = a;
     v.rows = n;
+    v.row0 = a.row0 + r0;
     if (a.data) v.data = a.data + static_cast<std::size_t>(r0) * a.ld * 4;
     if (a.aux) v.aux = a.aux + static_cast<std::size_t>(r0) * a.cols * comp_elem();
     if (a.aux2) v.aux2 = a.aux2 + static_cast<std::size_t>(r0) * sizeof(RowQ);
@@ -296,7 +315,8 @@ class CpuOps final : public Ops, public CpuOpsInfo {
     check(in.cols == L.K() && out.cols == outN && out.rows == M && out.ld == out.cols, "linear: shape mismatch");
     check(out.data || prec_ == GemmPrec::kInt8, "linear: output without fp32 rows");
     if (M == 0) return;
-    const Src src = gemm_src(in);
+    if (recording_) record(w, in);
+    const Src src = gemm_src(in, w);
     auto t0 = Clock::now();
     if (prec_ != GemmPrec::kInt8) {
       if (w.epi == Epilogue::kSwiGlu) {
@@ -353,7 +373,8 @@ class CpuOps final : public Ops, public CpuOpsInfo {
     check(w.epi == Epilogue::kResidual, "linear_add_norm: the linear must be prepared with Epilogue::kResidual");
     check(in.cols == L.K() && x.cols == N && x.rows == M && x.ld == x.cols, "linear_add_norm: shape mismatch");
     if (M == 0) return;
-    const Src src = gemm_src(in);
+    if (recording_) record(w, in);
+    const Src src = gemm_src(in, w);
     auto t0 = Clock::now();
     if (prec_ != GemmPrec::kInt8) {
       L.run(strm(), src.p, M, x.data);  // x += in W^T + b (sum post-op)
@@ -485,8 +506,7 @@ class CpuOps final : public Ops, public CpuOpsInfo {
       if (a.data) {
         std::memcpy(dst, frow(a, r), 4 * a.cols);
       } else {  // int8 kGemmOnly: what the next GEMM will see
-        const RowQ q = rowq(a)[r];
-        for (int c = 0; c < a.cols; ++c) dst[c] = q.scale * (static_cast<int>(q8(a)[static_cast<std::size_t>(r) * a.cols + c]) - q.zp);
+        dequant_row(a, r, dst);
       }
     }
     return h;
@@ -495,7 +515,7 @@ class CpuOps final : public Ops, public CpuOpsInfo {
   // ---- scratch sizes (dry runs) ----------------------------------------------------
   std::size_t linear_scratch(const Act& in, const Param& wp, const Act& out) const override {
     const auto& w = static_cast<const CpuLinear&>(wp);
-    std::size_t s = in.use != ActUse::kPlain || prec_ == GemmPrec::kF32 ? 0 : align64(comp_bytes(in.rows, in.cols));
+    std::size_t s = convert_bytes(in, w);
     const bool acc = w.epi == Epilogue::kSwiGlu ||
                      (prec_ == GemmPrec::kInt8 && (w.epi == Epilogue::kResidual || !has_main(out.use)));
     if (acc) s += align64(static_cast<std::size_t>(in.rows) * w.lin->N() * 4);
@@ -503,7 +523,7 @@ class CpuOps final : public Ops, public CpuOpsInfo {
   }
   std::size_t linear_add_norm_scratch(const Act& in, const Param& wp, const Act&) const override {
     const auto& w = static_cast<const CpuLinear&>(wp);
-    std::size_t s = in.use != ActUse::kPlain || prec_ == GemmPrec::kF32 ? 0 : align64(comp_bytes(in.rows, in.cols));
+    std::size_t s = convert_bytes(in, w);
     if (prec_ == GemmPrec::kInt8) s += align64(static_cast<std::size_t>(in.rows) * w.lin->N() * 4);
     return s + precise_scratch(in, *w.lin);
   }
@@ -512,7 +532,12 @@ class CpuOps final : public Ops, public CpuOpsInfo {
   std::size_t precise_scratch(const Act& in, const Linear& L) const {
     if (!precise()) return 0;
     const std::size_t P = static_cast<std::size_t>(std::min(in.rows, batch().num_seqs()));
-    return align64(2 * P * L.K()) + align64(2 * P * L.N() * 4) + (in.use == ActUse::kPlain ? precise_bytes(in.cols) : 0);
+    return align64(2 * P * L.K()) + align64(2 * P * L.N() * 4);
+  }
+  // Scratch for converting `in` for w in gemm_src (companion rows and precise rows).
+  std::size_t convert_bytes(const Act& in, const CpuLinear& w) const {
+    if (!needs_convert(in, w)) return 0;
+    return align64(comp_bytes(in.rows, in.cols)) + (precise() ? align64(precise_bytes(in.cols)) : 0);
   }
   std::size_t attention_scratch(const AttnDesc& d, const Act&, const Act&) const override {
     return fast_attention(d, batch()) ? attention_bytes(d, batch()) : 0;
@@ -529,12 +554,22 @@ class CpuOps final : public Ops, public CpuOpsInfo {
     bool precise = false;     // int8: precise_act's pooled rows have 16-bit copies
     Act precise_act;
   };
-  Src gemm_src(const Act& in) {
+  // True when `in` has no GEMM-ready form for w: no companion, or an int8 companion
+  // written with another linear's SmoothQuant factors (Act::next).
+  bool needs_convert(const Act& in, const CpuLinear& w) const {
+    if (prec_ == GemmPrec::kF32) return false;
+    if (!in.aux) return true;
+    return prec_ == GemmPrec::kInt8 && smoothed(in) != (w.inv_s.empty() ? nullptr : &w);
+  }
+  Src gemm_src(const Act& in, const CpuLinear& w) {
     check(in.ld == in.cols, "linear: input rows must be contiguous");
     if (prec_ == GemmPrec::kF32) return {in.data};
     Act c = in;
-    if (!c.aux) {
+    if (needs_convert(in, w)) {
+      check(in.data != nullptr, "linear '" + w.name + "': the input's int8 form was written for another linear");
       const auto t0 = Clock::now();
+      c.next = &w;
+      c.aux3 = nullptr;
       c.aux = scratch(comp_bytes(in.rows, in.cols));
       if (prec_ == GemmPrec::kInt8) c.aux2 = c.aux + align64(static_cast<std::size_t>(in.rows) * in.cols);
       if (precise()) c.aux3 = scratch(precise_bytes(in.cols));
@@ -560,6 +595,13 @@ class CpuOps final : public Ops, public CpuOpsInfo {
       case GemmPrec::kBf16Emu: rk().round_bf16(src, a.cols, reinterpret_cast<float*>(a.aux) + off); return;
       case GemmPrec::kInt8: {
         RowQ& q = rowq(a)[r];
+        if (const CpuLinear* l = smoothed(a)) {  // quantise x * inv_s (SmoothQuant)
+          thread_local std::vector<float> t;
+          t.resize(static_cast<std::size_t>(a.cols));
+          const float* is = l->inv_s.data();
+          for (int i = 0; i < a.cols; ++i) t[i] = src[i] * is[i];
+          src = t.data();
+        }
         rk().quantize_u8(src, a.cols, q8(a) + off, &q.scale, &q.zp);
         const int p = pooled_index(a, r);
         if (p >= 0) quantize16(src, a.cols, phi(a, p), phi(a, p) + a.cols, prowq(a) + p);
@@ -570,6 +612,73 @@ class CpuOps final : public Ops, public CpuOpsInfo {
   // Companion of row r from its fp32 row.
   void comp_row(const Act& a, int r) const {
     if (a.aux) comp_from(a, r, frow(a, r));
+  }
+  // The linear whose SmoothQuant factors an int8 companion of `a` is (to be) written with.
+  const CpuLinear* smoothed(const Act& a) const {
+    if (prec_ != GemmPrec::kInt8 || !a.next) return nullptr;
+    const auto* l = dynamic_cast<const CpuLinear*>(a.next);
+    return l && !l->inv_s.empty() ? l : nullptr;
+  }
+  // Row r of an int8 companion, dequantised (and the smoothing undone).
+  void dequant_row(const Act& a, int r, float* dst) const {
+    const RowQ q = rowq(a)[r];
+    const uint8_t* u = q8(a) + static_cast<std::size_t>(r) * a.cols;
+    const CpuLinear* l = smoothed(a);
+    for (int c = 0; c < a.cols; ++c)
+      dst[c] = q.scale * (static_cast<int>(u[c]) - q.zp) * (l ? l->s[static_cast<std::size_t>(c)] : 1.0f);
+  }
+
+  // ---- SmoothQuant (int8) -----------------------------------------------------------
+  // Scale migration (Xiao et al., SmoothQuant, 2023) for one linear from its calibration
+  // statistic amax_j (max |x_j| over the calibration tokens, pooled rows excluded):
+  //   s_j = amax_j^alpha / wmax_j^(1 - alpha),  W[:, j] *= s_j,  x_j /= s_j
+  // so x W^T is unchanged while input channels with outliers (the LN outputs' systematic
+  // channels, the GELU outputs') move their range into the weights, which are quantised
+  // per output row. Why: see the note on precise pooled rows below and docs/int8-study.md.
+  void smooth(const std::string& name, std::vector<const float*>& ws, const std::vector<int>& rows, int K,
+              std::vector<std::vector<float>>& conv, CpuLinear& p) const {
+    const auto it = stats_.find(name);
+    if (it == stats_.end() || static_cast<int>(it->second.size()) != K) return;
+    const std::vector<float>& amax = it->second;
+    const float top = *std::max_element(amax.begin(), amax.end());
+    if (!(top > 0.f) || !std::isfinite(top)) return;
+    std::vector<float> wmax(static_cast<std::size_t>(K), 0.f);
+    for (std::size_t b = 0; b < ws.size(); ++b)
+      for (int r = 0; r < rows[b]; ++r) {
+        const float* w = ws[b] + static_cast<std::size_t>(r) * K;
+        for (int j = 0; j < K; ++j) wmax[j] = std::max(wmax[j], std::fabs(w[j]));
+      }
+    const float a = opts_.smooth_alpha;
+    p.s.resize(static_cast<std::size_t>(K));
+    p.inv_s.resize(static_cast<std::size_t>(K));
+    for (int j = 0; j < K; ++j) {
+      // Channels quiet in calibration keep a floor, so unseen activity cannot explode x/s.
+      const float am = std::max(amax[j], 1e-3f * top), wm = std::max(wmax[j], 1e-8f);
+      const float sj = std::clamp(std::pow(am, a) / std::pow(wm, 1.0f - a), 1e-5f, 1e5f);
+      p.s[j] = sj;
+      p.inv_s[j] = 1.0f / sj;
+    }
+    for (std::size_t b = 0; b < ws.size(); ++b) {
+      const std::size_t n = static_cast<std::size_t>(rows[b]) * K;
+      std::vector<float> c(ws[b], ws[b] + n);
+      for (std::size_t i = 0; i < n; ++i) c[i] *= p.s[i % K];
+      conv.push_back(std::move(c));
+      ws[b] = conv.back().data();
+    }
+  }
+  // Calibration: max |x| per input channel of w over the token rows (pooled rows only
+  // with smooth_stats_pooled).
+  void record(const CpuLinear& w, const Act& in) {
+    if (!in.tokens) return;  // one row per sequence: pooled rows only
+    std::vector<float>& st = recorded_[w.name];
+    st.resize(static_cast<std::size_t>(in.cols), 0.f);
+    std::vector<float> row(static_cast<std::size_t>(in.cols));
+    for (int m = 0; m < in.rows; ++m) {
+      const std::size_t g = static_cast<std::size_t>(in.row0 + m);
+      if (!opts_.smooth_stats_pooled && g < pooled_seq_.size() && pooled_seq_[g] >= 0) continue;
+      const float* x = in.data ? frow(in, m) : (dequant_row(in, m, row.data()), row.data());
+      for (int c = 0; c < in.cols; ++c) st[c] = std::max(st[c], std::fabs(x[c]));
+    }
   }
   // ---- precise pooled rows (int8) -------------------------------------------------
   // The rows that reach the head (Ops::pooled_rows: [CLS] for encoders) get 16-bit
@@ -612,9 +721,10 @@ class CpuOps final : public Ops, public CpuOpsInfo {
     q->zp = zp;
   }
   void on_begin() override {
-    if (!precise()) return;
+    if (!precise() && !recording_) return;
     const PackedBatch& b = batch();
     pooled_seq_.assign(static_cast<std::size_t>(b.total_tokens()), -1);
+    if (pooled_rows() == RowSel::kAll) return;
     for (int s = 0; s < b.num_seqs(); ++s) pooled_seq_[static_cast<std::size_t>(selected_row(b, s, pooled_rows()))] = s;
   }
 
@@ -682,7 +792,7 @@ class CpuOps final : public Ops, public CpuOpsInfo {
   // Why: on a 2-core Zen 4 the fp32 attention was 14 % of an int8 v2-m3 pass at 200 tokens
   // (docs/performance.md); VDPBF16PS doubles its multiply rate.
   bool bf16_attention(const AttnDesc& d) const {
-    return opts_.attn_bf16 && (prec_ == GemmPrec::kBf16 || prec_ == GemmPrec::kInt8) &&
+    return (prec_ == GemmPrec::kBf16 ? opts_.attn_bf16 : prec_ == GemmPrec::kInt8 && opts_.attn_bf16_int8) &&
            cpu_isa() >= Isa::kAvx512Bf16 && d.head_dim % 16 == 0 && d.head_dim <= 1024 && !opts_.attn_sgemm;
   }
   int bq(int L) const { return std::max(1, std::min(opts_.attn_q_block, L)); }
@@ -748,6 +858,9 @@ class CpuOps final : public Ops, public CpuOpsInfo {
   dnnl::engine eng_;
   std::unique_ptr<dnnl::stream> strm_;
   std::vector<int32_t> pooled_seq_;  // per token of the pass: the sequence it is the pooled row of, or -1
+  bool recording_ = false;  // calibration pass: record_input_stats
+  InputStats recorded_;     // what it saw
+  InputStats stats_;        // what prepare_linear smooths with
   std::string describe_, gemm_impl_;
   mutable std::mutex prof_mu_;
   std::map<std::string, double> prof_;
