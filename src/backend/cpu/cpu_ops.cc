@@ -31,6 +31,7 @@
 
 #include "backend/backend.h"
 #include "backend/cpu/attention.h"
+#include "backend/cpu/attention_causal.h"
 #include "backend/cpu/cpu_ops.h"
 #include "backend/cpu/gemm.h"
 #include "backend/cpu/kernels.h"
@@ -380,8 +381,8 @@ class CpuOps final : public Ops, public CpuOpsInfo {
     if (fast_attention(d, b)) {
       AttnArgs a = attn_args(d, q, k, v, out, b);
       cpu::attention(a, reinterpret_cast<float*>(scratch(attention_bytes(d, b))), opts_.attn_sgemm);
-    } else {
-      attention_generic(d, q, k, v, out, b);
+    } else {  // causal, grouped-query, last-row and shared-prefix attention (decoders)
+      attention_causal(d, q, k, v, out, b, reinterpret_cast<float*>(scratch(attention_causal_scratch_bytes(d))));
     }
     if (out.aux) {
 #pragma omp parallel for schedule(static)
@@ -458,7 +459,7 @@ class CpuOps final : public Ops, public CpuOpsInfo {
     return s;
   }
   std::size_t attention_scratch(const AttnDesc& d, const Act&, const Act&) const override {
-    return fast_attention(d, batch()) ? attention_bytes(d, batch()) : 0;
+    return fast_attention(d, batch()) ? attention_bytes(d, batch()) : attention_causal_scratch_bytes(d);
   }
   std::size_t head_scratch(const Act& pooled, const Param&) const override {
     return static_cast<std::size_t>(pooled.rows) * pooled.cols * 4;
