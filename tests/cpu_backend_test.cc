@@ -13,6 +13,7 @@
 
 #include "backend/backend.h"
 #include "backend/cpu/cpu_ops.h"
+#include "backend/cpu/isa.h"
 #include "backend/cpu/kernels.h"
 #include "batch/packed_batch.h"
 #include "model/architecture.h"
@@ -98,67 +99,110 @@ Weights tiny(const char* name, uint64_t seed = 3) { return synthetic(synthetic_c
 // ---------------------------------------------------------------------------------------
 // Row kernels.
 
+// Every ISA level this CPU has (the scalar table is the reference semantics).
 TEST(CpuBackend, KernelsMatchScalar) {
-  std::mt19937 rng(7);
-  std::normal_distribution<float> nd(0.f, 2.f);
-  for (int n : {1, 7, 8, 33, 1024, 4099}) {
-    std::vector<float> x(n), y(n), g(n), b(n);
-    for (auto& v : x) v = nd(rng);
-    for (auto& v : g) v = 1.f + 0.1f * nd(rng);
-    for (auto& v : b) v = 0.1f * nd(rng);
-    // GELU
-    y = x;
-    cpu::gelu_row(y.data(), n);
-    for (int i = 0; i < n; ++i) ASSERT_NEAR(y[i], cpu::gelu_erf_scalar(x[i]), 2e-6f * (1 + std::fabs(x[i]))) << i;
-    // LayerNorm (with residual) vs double
-    std::vector<float> r(n);
-    for (auto& v : r) v = nd(rng);
-    y = x;
-    cpu::add_layer_norm_row(y.data(), r.data(), n, g.data(), b.data(), 1e-5f);
-    double mean = 0, var = 0;
-    for (int i = 0; i < n; ++i) mean += double(x[i]) + r[i];
-    mean /= n;
-    for (int i = 0; i < n; ++i) var += (double(x[i]) + r[i] - mean) * (double(x[i]) + r[i] - mean);
-    var /= n;
-    for (int i = 0; i < n; ++i) {
-      const double want = (double(x[i]) + r[i] - mean) / std::sqrt(var + 1e-5) * g[i] + b[i];
-      ASSERT_NEAR(y[i], want, 1e-5) << i;
+  const cpu::RowKernels& ref = cpu::row_kernels(cpu::Isa::kScalar);
+  for (int level = 0; level <= static_cast<int>(cpu::detected_isa()); ++level) {
+    const cpu::RowKernels& k = cpu::row_kernels(static_cast<cpu::Isa>(level));
+    SCOPED_TRACE(cpu::to_string(static_cast<cpu::Isa>(level)));
+    std::printf("    [%s] row kernels vs scalar\n", cpu::to_string(static_cast<cpu::Isa>(level)));
+    std::mt19937 rng(7);
+    std::normal_distribution<float> nd(0.f, 2.f);
+    for (int n : {1, 7, 8, 15, 16, 33, 1024, 4099}) {
+      std::vector<float> x(n), y(n), g(n), b(n);
+      for (auto& v : x) v = nd(rng);
+      for (auto& v : g) v = 1.f + 0.1f * nd(rng);
+      for (auto& v : b) v = 0.1f * nd(rng);
+      // GELU
+      y = x;
+      k.gelu(y.data(), n);
+      for (int i = 0; i < n; ++i) ASSERT_NEAR(y[i], cpu::gelu_erf_scalar(x[i]), 2e-6f * (1 + std::fabs(x[i]))) << i;
+      // SwiGLU over [gate | up]
+      {
+        std::vector<float> z(2 * n), w(n), w0(n);
+        for (auto& v : z) v = nd(rng);
+        k.swiglu(z.data(), n, w.data());
+        ref.swiglu(z.data(), n, w0.data());
+        for (int i = 0; i < n; ++i) ASSERT_NEAR(w[i], w0[i], 1e-5f * (1 + std::fabs(w0[i]))) << i;
+      }
+      // LayerNorm (with residual, with and without bias) vs double
+      std::vector<float> r(n);
+      for (auto& v : r) v = nd(rng);
+      for (bool with_bias : {true, false}) {
+        y = x;
+        k.add_layer_norm(y.data(), r.data(), n, g.data(), with_bias ? b.data() : nullptr, 1e-5f);
+        double mean = 0, var = 0;
+        for (int i = 0; i < n; ++i) mean += double(x[i]) + r[i];
+        mean /= n;
+        for (int i = 0; i < n; ++i) var += (double(x[i]) + r[i] - mean) * (double(x[i]) + r[i] - mean);
+        var /= n;
+        for (int i = 0; i < n; ++i) {
+          const double want = (double(x[i]) + r[i] - mean) / std::sqrt(var + 1e-5) * g[i] + (with_bias ? b[i] : 0.0);
+          ASSERT_NEAR(y[i], want, 1e-5) << i;
+        }
+      }
+      // RMSNorm vs double
+      y = x;
+      k.add_rms_norm(y.data(), nullptr, n, g.data(), 1e-6f);
+      {
+        double ss = 0;
+        for (int i = 0; i < n; ++i) ss += double(x[i]) * x[i];
+        const double inv = 1.0 / std::sqrt(ss / n + 1e-6);
+        for (int i = 0; i < n; ++i) ASSERT_NEAR(y[i], g[i] * x[i] * inv, 1e-5 * (1 + std::fabs(x[i]))) << i;
+      }
+      // exp / softmax pieces
+      y = x;
+      const float mx = k.max(y.data(), n);
+      EXPECT_EQ(mx, *std::max_element(x.begin(), x.end()));
+      const float sum = k.exp_sub_sum(y.data(), n, mx);
+      double dsum = 0;
+      for (int i = 0; i < n; ++i) {
+        // the kernel sees x - mx rounded to float (relative error <= 2^-24 * |x - mx| in exp)
+        const double want = std::exp(double(x[i]) - mx);
+        dsum += want;
+        ASSERT_NEAR(y[i], want, (3e-7 + 6e-8 * std::fabs(double(x[i]) - mx)) * want + 1e-30) << i;
+      }
+      EXPECT_NEAR(sum, dsum, 1e-5 * dsum);
+      // u8 quantisation: |x - scale (q - zp)| <= scale / 2 (+ rounding slack), same as scalar
+      std::vector<uint8_t> q(n), q0(n);
+      float scale, scale0;
+      int32_t zp, zp0;
+      k.quantize_u8(x.data(), n, q.data(), &scale, &zp);
+      ref.quantize_u8(x.data(), n, q0.data(), &scale0, &zp0);
+      EXPECT_EQ(scale, scale0);
+      EXPECT_EQ(zp, zp0);
+      for (int i = 0; i < n; ++i) {
+        ASSERT_LE(std::fabs(x[i] - scale * (int(q[i]) - zp)), 0.5001f * scale + 1e-6f) << i;
+        ASSERT_EQ(q[i], q0[i]) << i;
+      }
+      // int8 epilogue: exact integer part, one fp32 rounding
+      {
+        std::vector<int32_t> acc(n), ws(n);
+        std::vector<float> sw(n), bias(n), d(n), d0(n);
+        for (int i = 0; i < n; ++i) acc[i] = static_cast<int32_t>(rng() % 200000) - 100000, ws[i] = static_cast<int32_t>(rng() % 2000) - 1000;
+        for (auto& v : sw) v = 1e-3f * (1.f + std::fabs(nd(rng)));
+        for (auto& v : bias) v = nd(rng);
+        k.dequant(acc.data(), n, 17, 0.01f, ws.data(), sw.data(), bias.data(), d.data());
+        ref.dequant(acc.data(), n, 17, 0.01f, ws.data(), sw.data(), bias.data(), d0.data());
+        for (int i = 0; i < n; ++i) ASSERT_NEAR(d[i], d0[i], 1e-5f * (1 + std::fabs(d0[i]))) << i;
+      }
+      // bf16 conversions match the scalar RNE bit for bit
+      std::vector<uint16_t> h(n);
+      k.to_bf16(x.data(), n, h.data());
+      k.round_bf16(x.data(), n, y.data());
+      for (int i = 0; i < n; ++i) {
+        ASSERT_EQ(h[i], cpu::f32_to_bf16_rne(x[i])) << i;
+        ASSERT_EQ(y[i], cpu::bf16_to_f32(h[i])) << i;
+      }
     }
-    // exp / softmax pieces
-    y = x;
-    const float mx = cpu::max_row(y.data(), n);
-    EXPECT_EQ(mx, *std::max_element(x.begin(), x.end()));
-    const float sum = cpu::exp_sub_sum_row(y.data(), n, mx);
-    double dsum = 0;
-    for (int i = 0; i < n; ++i) {
-      // the kernel sees x - mx rounded to float (relative error <= 2^-24 * |x - mx| in exp)
-      const double want = std::exp(double(x[i]) - mx);
-      dsum += want;
-      ASSERT_NEAR(y[i], want, (3e-7 + 6e-8 * std::fabs(double(x[i]) - mx)) * want + 1e-30) << i;
-    }
-    EXPECT_NEAR(sum, dsum, 1e-5 * dsum);
-    // u8 quantisation: |x - scale (q - zp)| <= scale / 2 (+ rounding slack)
-    std::vector<uint8_t> q(n);
+    // a row of zeros quantises to exact zeros
+    std::vector<float> z(40, 0.f);
+    std::vector<uint8_t> q(40);
     float scale;
     int32_t zp;
-    cpu::quantize_row_u8(x.data(), n, q.data(), &scale, &zp);
-    for (int i = 0; i < n; ++i) ASSERT_LE(std::fabs(x[i] - scale * (int(q[i]) - zp)), 0.5001f * scale + 1e-6f) << i;
-    // bf16 conversions match the scalar RNE
-    std::vector<uint16_t> h(n);
-    cpu::to_bf16_row(x.data(), n, h.data());
-    cpu::round_bf16_row(x.data(), n, y.data());
-    for (int i = 0; i < n; ++i) {
-      ASSERT_EQ(h[i], cpu::f32_to_bf16_rne(x[i])) << i;
-      ASSERT_EQ(y[i], cpu::bf16_to_f32(h[i])) << i;
-    }
+    k.quantize_u8(z.data(), 40, q.data(), &scale, &zp);
+    for (auto v : q) EXPECT_EQ(int(v) - zp, 0);
   }
-  // a row of zeros quantises to exact zeros
-  std::vector<float> z(40, 0.f);
-  std::vector<uint8_t> q(40);
-  float scale;
-  int32_t zp;
-  cpu::quantize_row_u8(z.data(), 40, q.data(), &scale, &zp);
-  for (auto v : q) EXPECT_EQ(int(v) - zp, 0);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -5,11 +5,19 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <vector>
 
 #include <oneapi/dnnl/dnnl.h>
 
 #include "backend/cpu/kernels.h"
+
+// This translation unit is compiled for AVX2 + FMA (x86-64-v3; CMakeLists.txt) and only
+// called when cpu_isa() >= kAvx2 (cpu_ops.cc): the blocked kernels below are AVX2 code.
+#if defined(__AVX2__) && defined(__FMA__)
+#include <immintrin.h>
+#define CR_AVX2 1
+#else
+#define CR_AVX2 0
+#endif
 
 namespace crossrank::cpu {
 
@@ -180,6 +188,7 @@ std::size_t attention_scratch_floats(int q_block, int k_block, int head_dim, int
 }
 
 void attention(const AttnArgs& a, float* scratch, bool use_sgemm) {
+  const RowKernels& k2 = row_kernels(CR_AVX2 ? Isa::kAvx2 : Isa::kScalar);
   const int NH = a.heads, D = a.head_dim, bq = a.q_block;
   const float scale = a.scale > 0.f ? a.scale : 1.0f / std::sqrt(static_cast<float>(D));
 #if CR_AVX2
@@ -193,10 +202,18 @@ void attention(const AttnArgs& a, float* scratch, bool use_sgemm) {
   const ScratchLayout lay(bq, kblock, D, Lmax);
 
   // Tasks = (sequence, head), longest sequences first for the dynamic schedule.
-  std::vector<int> order(a.S);
-  for (int s = 0; s < a.S; ++s) order[s] = s;
-  std::stable_sort(order.begin(), order.end(),
-                   [&](int x, int y) { return a.cu[x + 1] - a.cu[x] > a.cu[y + 1] - a.cu[y]; });
+  // (No std containers or algorithms in an ISA-specific translation unit: their template
+  // instances are shared by the linker with baseline code, which could then run AVX2.)
+  int* order = new int[static_cast<std::size_t>(a.S)];
+  for (int s = 0; s < a.S; ++s) {  // stable insertion sort by length, descending
+    int j = s;
+    const int len = a.cu[s + 1] - a.cu[s];
+    while (j > 0 && a.cu[order[j - 1] + 1] - a.cu[order[j - 1]] < len) {
+      order[j] = order[j - 1];
+      --j;
+    }
+    order[j] = s;
+  }
   const long ntasks = static_cast<long>(a.S) * NH;
 
 #pragma omp parallel
@@ -266,12 +283,12 @@ void attention(const AttnArgs& a, float* scratch, bool use_sgemm) {
           for (int i = 0; i < rows; ++i) {
             float* Si = S + static_cast<long>(i) * lds;
             const float mold = m[i0 + i];
-            const float mx = std::max(mold, max_row(Si, nk));
-            const float sum = exp_sub_sum_row(Si, nk, mx);
+            const float mx = std::max(mold, k2.max(Si, nk));
+            const float sum = k2.exp_sub_sum(Si, nk, mx);
             if (j0 > 0) {  // rescale what earlier key blocks accumulated
               const float alpha = std::exp(mold - mx);
               l[i0 + i] *= alpha;
-              scale_row(O + static_cast<long>(i) * D, D, alpha);
+              k2.scale(O + static_cast<long>(i) * D, D, alpha);
             }
             l[i0 + i] += sum;
             m[i0 + i] = mx;
@@ -286,9 +303,10 @@ void attention(const AttnArgs& a, float* scratch, bool use_sgemm) {
         }
       }
       for (int i = 0; i < nq; ++i)
-        scale_row_to(a.o + (qrow0 + i) * a.ldo + h * D, Oacc + static_cast<long>(i) * D, D, 1.0f / l[i]);
+        k2.scale_to(a.o + (qrow0 + i) * a.ldo + h * D, Oacc + static_cast<long>(i) * D, D, 1.0f / l[i]);
     }
   }
+  delete[] order;
 }
 
 }  // namespace crossrank::cpu

@@ -61,6 +61,12 @@ std::size_t attention_scratch_floats(int q_block, int k_block, int head_dim, int
 // attention_scratch_floats(...) floats.
 void attention(const AttnArgs& a, float* scratch, bool use_sgemm = false);
 
+// The same contract as attention() with bf16 products (VDPBF16PS) and fp32 softmax
+// statistics (attention_bf16.cc). Preconditions: cpu_isa() >= kAvx512Bf16, head_dim % 16
+// == 0 and <= 1024; `scratch` holds omp_get_max_threads() x attention_bf16_scratch_bytes.
+std::size_t attention_bf16_scratch_bytes(int q_block, int k_block, int head_dim, int max_seqlen);
+void attention_bf16(const AttnArgs& a, char* scratch);
+
 // Any AttnDesc (causal, grouped-query heads, last-row queries, shared prefixes): one task
 // per (sequence, head) over the OpenMP pool, keys streamed with an online softmax (fp32
 // scores, running max/sum) and no scratch beyond a stack row per task. The general path;

@@ -113,14 +113,14 @@ void attention_causal(const AttnDesc& d, const Act& q, const Act& k, const Act& 
           const int vis = d.causal ? P + i + 1 : P + n;  // keys this row sees (logical)
           const int nv = std::clamp(vis - j0, 0, nk);
           if (nv > 0) {
-            const float m_new = std::max(mx[r], max_row(sr, nv));
+            const float m_new = std::max(mx[r], rk().max(sr, nv));
             if (mx[r] != -INFINITY && m_new > mx[r]) {
               const float alpha = std::exp(mx[r] - m_new);
-              scale_row(O + static_cast<std::size_t>(r) * D, D, alpha);
+              rk().scale(O + static_cast<std::size_t>(r) * D, D, alpha);
               sum[r] *= alpha;
             }
             mx[r] = m_new;
-            sum[r] += exp_sub_sum_row(sr, nv, m_new);
+            sum[r] += rk().exp_sub_sum(sr, nv, m_new);
           }
           if (nv < nk) std::fill(sr + nv, sr + nk, 0.f);
         }
@@ -132,7 +132,7 @@ void attention_causal(const AttnDesc& d, const Act& q, const Act& k, const Act& 
         const int orow = d.q_rows == RowSel::kAll ? own0 + i : s;
         float* o = reinterpret_cast<float*>(out.data) + static_cast<std::size_t>(orow) * out.ld +
                    static_cast<std::size_t>(h) * D;
-        scale_row_to(o, O + static_cast<std::size_t>(r) * D, D, 1.0f / sum[r]);
+        rk().scale_to(o, O + static_cast<std::size_t>(r) * D, D, 1.0f / sum[r]);
       }
     }
   }

@@ -34,6 +34,7 @@
 #include "backend/cpu/attention_causal.h"
 #include "backend/cpu/cpu_ops.h"
 #include "backend/cpu/gemm.h"
+#include "backend/cpu/isa.h"
 #include "backend/cpu/kernels.h"
 #include "util/error.h"
 #include "util/log.h"
@@ -77,8 +78,8 @@ inline const float* table_row(const CpuTable& t, std::int64_t r, int H, float* b
 }
 
 inline void norm_row(float* x, const float* r, int n, const CpuNorm& p) {
-  if (p.kind == NormKind::kLayerNorm) add_layer_norm_row(x, r, n, p.w.data(), p.b.empty() ? nullptr : p.b.data(), p.eps);
-  else add_rms_norm_row(x, r, n, p.w.data(), p.eps);
+  if (p.kind == NormKind::kLayerNorm) rk().add_layer_norm(x, r, n, p.w.data(), p.b.empty() ? nullptr : p.b.data(), p.eps);
+  else rk().add_rms_norm(x, r, n, p.w.data(), p.eps);
 }
 
 class CpuOps final : public Ops, public CpuOpsInfo {
@@ -95,7 +96,7 @@ class CpuOps final : public Ops, public CpuOpsInfo {
       case DType::kFp16:
         throw Error(ErrorCode::kUnsupported, "fp16 is a GPU dtype; on CPU use bf16 (or fp32 / int8)");
     }
-    describe_ = std::string("cpu ") + to_string(dtype) + ": oneDNN ISA " + caps.isa;
+    describe_ = std::string("cpu ") + to_string(dtype) + ": kernels " + to_string(cpu_isa()) + ", oneDNN ISA " + caps.isa;
     if (prec_ == GemmPrec::kBf16) describe_ += ", native bf16 matmul";
     if (prec_ == GemmPrec::kBf16Emu)
       describe_ += ", bf16 EMULATED (bf16-rounded operands, fp32 GEMM: no bf16 matmul on this CPU)";
@@ -252,8 +253,8 @@ class CpuOps final : public Ops, public CpuOpsInfo {
         float* x = frow(out, t);
         const float* we = table_row(e.word, b.input_ids[t], H, x);
         if (we != x) std::memcpy(x, we, sizeof(float) * H);
-        if (e.pos.t) add_row(x, table_row(e.pos, b.position_ids[t], H, buf.data()), H);
-        if (e.type.t) add_row(x, table_row(e.type, b.token_type_ids[t], H, buf.data()), H);
+        if (e.pos.t) rk().add(x, table_row(e.pos, b.position_ids[t], H, buf.data()), H);
+        if (e.type.t) rk().add(x, table_row(e.type, b.token_type_ids[t], H, buf.data()), H);
         if (e.has_norm) norm_row(x, nullptr, H, e.norm);
         comp_row(out, t);
       }
@@ -277,7 +278,7 @@ class CpuOps final : public Ops, public CpuOpsInfo {
         t0 = tick(w.prof, t0);
 #pragma omp parallel for schedule(static)
         for (int m = 0; m < M; ++m) {
-          swiglu_row(z + static_cast<std::size_t>(m) * N, outN, frow(out, m));
+          rk().swiglu(z + static_cast<std::size_t>(m) * N, outN, frow(out, m));
           comp_row(out, m);
         }
       } else {
@@ -301,13 +302,13 @@ class CpuOps final : public Ops, public CpuOpsInfo {
     for (int m = 0; m < M; ++m) {
       int32_t* a = acc + static_cast<std::size_t>(m) * N;
       float* af = reinterpret_cast<float*>(a);
-      dequant_row(a, N, src.zp[m], src.scale[m], L.w_sum(), L.w_scale(), L.bias(), af);
+      rk().dequant(a, N, src.zp[m], src.scale[m], L.w_sum(), L.w_scale(), L.bias(), af);
       float* y = frow(out, m);
       switch (w.epi) {
         case Epilogue::kNone: break;
-        case Epilogue::kGelu: gelu_row(y, N); break;
-        case Epilogue::kResidual: add_row(y, af, N); break;
-        case Epilogue::kSwiGlu: swiglu_row(af, outN, y); break;
+        case Epilogue::kGelu: rk().gelu(y, N); break;
+        case Epilogue::kResidual: rk().add(y, af, N); break;
+        case Epilogue::kSwiGlu: rk().swiglu(af, outN, y); break;
       }
       comp_row(out, m);
     }
@@ -342,7 +343,7 @@ class CpuOps final : public Ops, public CpuOpsInfo {
     for (int m = 0; m < M; ++m) {
       int32_t* a = acc + static_cast<std::size_t>(m) * N;
       float* af = reinterpret_cast<float*>(a);
-      dequant_row(a, N, src.zp[m], src.scale[m], L.w_sum(), L.w_scale(), L.bias(), af);
+      rk().dequant(a, N, src.zp[m], src.scale[m], L.w_sum(), L.w_scale(), L.bias(), af);
       norm_row(frow(x, m), af, N, n);
       comp_row(x, m);
     }
@@ -380,7 +381,8 @@ class CpuOps final : public Ops, public CpuOpsInfo {
           "attention: shape mismatch");
     if (fast_attention(d, b)) {
       AttnArgs a = attn_args(d, q, k, v, out, b);
-      cpu::attention(a, reinterpret_cast<float*>(scratch(attention_bytes(d, b))), opts_.attn_sgemm);
+      if (bf16_attention(d)) cpu::attention_bf16(a, scratch(attention_bytes(d, b)));
+      else cpu::attention(a, reinterpret_cast<float*>(scratch(attention_bytes(d, b))), opts_.attn_sgemm);
     } else {  // causal, grouped-query, last-row and shared-prefix attention (decoders)
       attention_causal(d, q, k, v, out, b, reinterpret_cast<float*>(scratch(attention_causal_scratch_bytes(d))));
     }
@@ -504,9 +506,9 @@ class CpuOps final : public Ops, public CpuOpsInfo {
     const std::size_t off = static_cast<std::size_t>(r) * a.cols;
     switch (prec_) {
       case GemmPrec::kF32: return;
-      case GemmPrec::kBf16: to_bf16_row(frow(a, r), a.cols, reinterpret_cast<uint16_t*>(a.aux) + off); return;
-      case GemmPrec::kBf16Emu: round_bf16_row(frow(a, r), a.cols, reinterpret_cast<float*>(a.aux) + off); return;
-      case GemmPrec::kInt8: quantize_row_u8(frow(a, r), a.cols, q8(a) + off, scales(a) + r, zps(a) + r); return;
+      case GemmPrec::kBf16: rk().to_bf16(frow(a, r), a.cols, reinterpret_cast<uint16_t*>(a.aux) + off); return;
+      case GemmPrec::kBf16Emu: rk().round_bf16(frow(a, r), a.cols, reinterpret_cast<float*>(a.aux) + off); return;
+      case GemmPrec::kInt8: rk().quantize_u8(frow(a, r), a.cols, q8(a) + off, scales(a) + r, zps(a) + r); return;
     }
   }
   void copy_comp_row(const Act& in, int r, const Act& out, int s) const {
@@ -524,9 +526,17 @@ class CpuOps final : public Ops, public CpuOpsInfo {
   }
 
   // The blocked kernels handle bidirectional attention (all rows or the first row) with
-  // one KV head per query head and no shared prefixes; anything else takes the generic path.
+  // one KV head per query head and no shared prefixes; anything else takes attention_causal.
   static bool fast_attention(const AttnDesc& d, const PackedBatch& b) {
-    return !d.causal && d.kv_heads == d.heads && d.q_rows != RowSel::kLast && !b.has_prefixes();
+    return cpu_isa() >= Isa::kAvx2 && !d.causal && d.kv_heads == d.heads && d.q_rows != RowSel::kLast &&
+           !b.has_prefixes();
+  }
+  // bf16 products for the bf16 (native) and int8 dtypes where the CPU has AVX512_BF16.
+  // Why: on a 2-core Zen 4 the fp32 attention was 14 % of an int8 v2-m3 pass at 200 tokens
+  // (docs/performance.md); VDPBF16PS doubles its multiply rate.
+  bool bf16_attention(const AttnDesc& d) const {
+    return opts_.attn_bf16 && (prec_ == GemmPrec::kBf16 || prec_ == GemmPrec::kInt8) &&
+           cpu_isa() >= Isa::kAvx512Bf16 && d.head_dim % 16 == 0 && d.head_dim <= 1024 && !opts_.attn_sgemm;
   }
   int bq(int L) const { return std::max(1, std::min(opts_.attn_q_block, L)); }
   int bk(int L) const { return std::max(1, std::min(opts_.attn_k_block, L)); }
@@ -538,7 +548,9 @@ class CpuOps final : public Ops, public CpuOpsInfo {
   static int threads_bound() { return std::max(omp_get_max_threads(), omp_get_num_procs()); }
   std::size_t attention_bytes(const AttnDesc& d, const PackedBatch& b) const {
     const int L = max_len(b);
-    return static_cast<std::size_t>(threads_bound()) * attention_scratch_floats(bq(L), bk(L), d.head_dim, L) * 4;
+    const std::size_t per_thread = bf16_attention(d) ? attention_bf16_scratch_bytes(bq(L), bk(L), d.head_dim, L)
+                                                     : attention_scratch_floats(bq(L), bk(L), d.head_dim, L) * 4;
+    return static_cast<std::size_t>(threads_bound()) * per_thread;
   }
   AttnArgs attn_args(const AttnDesc& d, const Act& q, const Act& k, const Act& v, const Act& out,
                      const PackedBatch& b) const {

@@ -15,6 +15,9 @@ struct CpuOpsOptions {
   int attn_q_block = 64;    // query rows per attention task
   int attn_k_block = 1024;  // keys per online-softmax block (scratch = q_block x k_block)
   bool attn_sgemm = false;  // oneDNN sgemm per attention block instead of the AVX2 kernels
+  // Attention products in bf16 (VDPBF16PS, fp32 softmax) for the bf16 and int8 dtypes where
+  // the CPU has AVX512_BF16; false keeps them fp32.
+  bool attn_bf16 = true;
   bool force_fixed_m = false;         // test hook: per-M GEMM primitives instead of runtime M
   bool force_bf16_emulation = false;  // test hook: emulated bf16 even if native exists
   bool profile = false;     // accumulate wall time per op (adds no synchronisation: every op

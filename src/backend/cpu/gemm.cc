@@ -100,14 +100,14 @@ Linear::Linear(const dnnl::engine& eng, GemmPrec prec, GemmPost post, const std:
     case GemmPrec::kBf16Emu:
       plain.resize(NK * 4);
       for_rows([&](int n, const float* w) {
-        round_bf16_row(w, K_, reinterpret_cast<float*>(plain.data()) + static_cast<size_t>(n) * K_);
+        rk().round_bf16(w, K_, reinterpret_cast<float*>(plain.data()) + static_cast<size_t>(n) * K_);
       });
       break;
     case GemmPrec::kBf16:
       wdt = dt::bf16;
       plain.resize(NK * 2);
       for_rows([&](int n, const float* w) {
-        to_bf16_row(w, K_, reinterpret_cast<uint16_t*>(plain.data()) + static_cast<size_t>(n) * K_);
+        rk().to_bf16(w, K_, reinterpret_cast<uint16_t*>(plain.data()) + static_cast<size_t>(n) * K_);
       });
       break;
     case GemmPrec::kInt8: {
