@@ -2,7 +2,7 @@
 //
 //   cpu_backend_bench [--model bge-reranker-v2-m3] [--shapes 512x8,128x32] [--dtypes fp32,bf16,int8]
 //                     [--layers N] [--reps R] [--warmup] [--peak] [--profile] [--ref-layers N]
-//                     [--no-shortcut]
+//                     [--no-shortcut] [--ffn-block ROWS] [--attn-fp32]
 //
 // For each dtype and shape (L tokens x B pairs, all pairs of length L) it prints seconds per
 // forward, pairs/s, executed GFLOP/s (2*M*N*K for every GEMM actually run, attention's
@@ -168,7 +168,8 @@ Peak openblas_peak(const ModelConfig& c, int M, int reps) {
 int main(int argc, char** argv) {
   std::string model = "bge-reranker-v2-m3", shapes_arg = "512x8,128x32", dtypes_arg = "fp32,bf16,int8";
   int layers = 0, reps = 1, ref_layers = 0;
-  bool warmup = false, peak = false, profile = false, shortcut = true;
+  bool warmup = false, peak = false, profile = false, shortcut = true, attn_fp32 = false;
+  int ffn_block = -1;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     auto next = [&]() -> std::string {
@@ -188,6 +189,8 @@ int main(int argc, char** argv) {
     else if (a == "--peak") peak = true;
     else if (a == "--profile") profile = true;
     else if (a == "--no-shortcut") shortcut = false;
+    else if (a == "--ffn-block") ffn_block = std::atoi(next().c_str());
+    else if (a == "--attn-fp32") attn_fp32 = true;
     else {
       std::fprintf(stderr, "unknown argument %s (see the comment at the top of bench/cpu_backend_bench.cc)\n", a.c_str());
       return 2;
@@ -210,6 +213,8 @@ int main(int argc, char** argv) {
     const DType dt = parse_dt(dts);
     cpu::CpuOpsOptions opts;
     opts.profile = profile;
+    if (ffn_block >= 0) opts.ffn_block_rows = ffn_block;
+    if (attn_fp32) opts.attn_bf16 = false;
     RunnerOptions ro;
     ro.last_layer_shortcut = shortcut;
     t0 = Clock::now();

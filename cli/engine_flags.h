@@ -10,7 +10,7 @@ namespace crossrank {
 
 struct EngineFlags {
   std::string dtype = "fp32", backend = "auto";
-  int threads = 0;
+  int threads = 0, device = 0;
   std::size_t memory_mb = 0;
 
   // Adds the flags to `app`; `dtype_help` overrides the --dtype help text (e.g. bench's
@@ -19,6 +19,7 @@ struct EngineFlags {
     app->add_option("--dtype", dtype, dtype_help)->capture_default_str()->envname("CROSSRANK_DTYPE");
     app->add_option("--backend", backend, "auto | cpu | ref | cuda")->capture_default_str()->envname("CROSSRANK_BACKEND");
     app->add_option("--threads", threads, "compute threads (0 = all cores)")->envname("CROSSRANK_THREADS");
+    app->add_option("--device", device, "CUDA device (one engine per GPU; replicas for several)")->envname("CROSSRANK_DEVICE");
     if (with_memory) app->add_option("--memory-budget-mb", memory_mb, "activation memory per pass (0 = auto)");
   }
   // The parsed EngineOptions; throws Error for an unknown dtype or backend.
@@ -28,6 +29,7 @@ struct EngineFlags {
     o.backend = parse_backend(backend);
     o.threads = threads;
     o.memory_budget_mb = memory_mb;
+    o.device = device;
     return o;
   }
 };

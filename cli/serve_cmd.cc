@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <memory>
+#include <vector>
 #include <thread>
 
 #include "commands.h"
@@ -20,7 +21,7 @@ namespace crossrank {
 namespace {
 
 struct ServeArgs {
-  std::string model;
+  std::vector<std::string> models;  // DIR or NAME=DIR, repeatable
   std::string dtype = "fp32", backend = "auto", truncation = "flagembedding";
   int threads = 0;
   std::size_t memory_mb = 0;
@@ -50,9 +51,23 @@ int run(const ServeArgs& a) {
   so.truncation = parse_truncation(a.truncation);
   so.compute_threads = a.threads;
 
-  log_info("loading " + a.model);
-  auto engine = Engine::open(a.model, eo);
-  Server server(*engine, so);
+  // --model DIR | NAME=DIR (repeatable): one engine and one batcher per model; the
+  // request's "model" field picks one (the first is the default).
+  std::vector<std::unique_ptr<Engine>> engines;
+  std::vector<ServedModel> served;
+  for (const std::string& spec : a.models) {
+    std::string name, dir = spec;
+    // NAME=DIR; a bare "synthetic:..." or path is its own name (Server derives it).
+    if (const auto eq = spec.find('='); eq != std::string::npos && spec.rfind("synthetic:", 0) != 0) {
+      name = spec.substr(0, eq);
+      dir = spec.substr(eq + 1);
+      check(!name.empty() && !dir.empty(), "--model '" + spec + "': expected NAME=DIR");
+    }
+    log_info("loading " + dir + (name.empty() ? "" : " as " + name));
+    engines.push_back(Engine::open(dir, eo));
+    served.push_back({a.models.size() == 1 && name.empty() ? so.served_model_name : name, engines.back().get()});
+  }
+  Server server(served, so);
   server.start();
 
   int sig = 0;
@@ -87,7 +102,11 @@ int run(const ServeArgs& a) {
 std::function<int()> setup_serve(CLI::App* sub) {
   auto a = std::make_shared<ServeArgs>();
   ServerOptions& s = a->server;
-  sub->add_option("--model,-m", a->model, "model folder or synthetic:NAME")->required()->envname("CROSSRANK_MODEL");
+  sub->add_option("--model,-m", a->models,
+                  "model folder or synthetic:NAME; repeat as NAME=DIR to serve several (the request's "
+                  "\"model\" field routes; the first is the default)")
+      ->required()
+      ->envname("CROSSRANK_MODEL");
   sub->add_option("--host", s.host, "address to listen on")->capture_default_str()->envname("CROSSRANK_HOST");
   sub->add_option("--port,-p", s.port, "port (0 = ephemeral)")->capture_default_str()->envname("CROSSRANK_PORT");
   sub->add_option("--dtype", a->dtype, "fp32 | bf16 | int8 | fp16 (GPU)")->capture_default_str()->envname("CROSSRANK_DTYPE");
@@ -99,8 +118,8 @@ std::function<int()> setup_serve(CLI::App* sub) {
       ->capture_default_str()
       ->envname("CROSSRANK_MEMORY_BUDGET_MB");
   sub->add_option("--max-batch-tokens", s.max_batch_tokens,
-                  "token budget of one forward pass (sum over its pairs); 0 = auto: 16384 on GPU, "
-                  "max(2048, --max-length) on CPU")
+                  "token budget of one forward pass (sum over its pairs); 0 = auto: the backend's preferred "
+                  "size (16384 on GPU, 2048 on CPU), at least --max-length")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber)
       ->envname("CROSSRANK_MAX_BATCH_TOKENS");
@@ -135,9 +154,29 @@ std::function<int()> setup_serve(CLI::App* sub) {
       ->envname("CROSSRANK_TRUNCATION");
   sub->add_option("--served-model-name", s.served_model_name, "model name in responses (default: the model's base name)")
       ->envname("CROSSRANK_SERVED_MODEL_NAME");
-  sub->add_option("--http-threads", s.http_threads, "connection handler threads (0 = max(64, 4 x cores))")
+  sub->add_option("--http-threads", s.http_threads, "I/O threads of the event loop (0 = 2)")
       ->capture_default_str()
       ->envname("CROSSRANK_HTTP_THREADS");
+  sub->add_option("--prep-threads", s.prep_threads, "request workers: JSON, tokenization, responses (0 = cores)")
+      ->capture_default_str()
+      ->envname("CROSSRANK_PREP_THREADS");
+  sub->add_option("--max-connections", s.max_connections, "open connections (more -> 503 and close)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber)
+      ->envname("CROSSRANK_MAX_CONNECTIONS");
+  sub->add_option("--header-timeout", s.header_timeout_s, "seconds a request head may take to arrive (408 after)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber)
+      ->envname("CROSSRANK_HEADER_TIMEOUT");
+  sub->add_option("--body-timeout", s.body_timeout_s, "seconds a request body may take to arrive (408 after)")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber)
+      ->envname("CROSSRANK_BODY_TIMEOUT");
+  sub->add_option("--reject-delay-ms", s.reject_delay_ms,
+                  "hold each 429 this long (throttles clients that retry at once; 0 = answer at once)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber)
+      ->envname("CROSSRANK_REJECT_DELAY_MS");
   sub->add_option("--keep-alive", s.keep_alive_seconds, "idle keep-alive timeout in seconds")
       ->capture_default_str()
       ->check(CLI::PositiveNumber)

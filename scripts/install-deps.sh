@@ -7,7 +7,8 @@ PKGS=(
   libdnnl-dev          # oneDNN: fp32/bf16/int8 GEMM (AVX-512, AMX, VNNI)
   libopenblas-dev      # BLAS fallback / comparison
   nlohmann-json3-dev   # JSON (config.json, tokenizer.json, safetensors header, HTTP bodies)
-  libcpp-httplib-dev   # HTTP server
+  libboost-dev         # Boost.Beast + Asio: the event-driven HTTP server (header-only)
+  libcpp-httplib-dev   # HTTP client of the server tests
   libcli11-dev         # CLI parsing
   libutf8proc-dev      # Unicode normalisation / categories / graphemes
   libgtest-dev libgmock-dev  # tests

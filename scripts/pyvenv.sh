@@ -1,16 +1,28 @@
 #!/usr/bin/env bash
-# Creates (once) the Python virtual environment the script-driven tests use and prints its
-# python path: build/pyvenv with numpy, pytest and the cohere SDK from PyPI. No system site
-# packages, so a missing dependency fails here instead of being hidden; torch is never needed.
+# Creates (once per requirement set) the Python virtual environment the script-driven
+# tests use and prints its python path: build/pyvenv with numpy, pytest, the client
+# libraries the server is checked against (cohere SDK, litellm, the llama-index Jina and
+# TEI rerank postprocessors) and schemathesis, all from PyPI with pinned versions. No
+# system site packages, so a missing dependency fails here instead of being hidden; torch
+# is never needed.
 # Usage: PY=$(scripts/pyvenv.sh)      Env: PYTHON (default python3), CROSSRANK_PYVENV.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${CROSSRANK_PYVENV:-$PWD/build/pyvenv}
 export PIP_DISABLE_PIP_VERSION_CHECK=1
-if [ ! -f "$VENV/.crossrank-ready" ]; then
+REQS=(
+  numpy pytest "cohere>=5"
+  litellm==1.110.2
+  llama-index-postprocessor-jinaai-rerank==0.6.0
+  llama-index-postprocessor-tei-rerank==0.6.0
+  schemathesis==4.32.5
+)
+STAMP="$VENV/.crossrank-ready-$(printf '%s\n' "${REQS[@]}" | sha1sum | cut -c1-12)"
+if [ ! -f "$STAMP" ]; then
   mkdir -p "$(dirname "$VENV")"
-  "${PYTHON:-python3}" -m venv "$VENV" >&2
-  "$VENV/bin/python" -m pip install -q numpy pytest "cohere>=5" >&2
-  touch "$VENV/.crossrank-ready"
+  [ -x "$VENV/bin/python" ] || "${PYTHON:-python3}" -m venv "$VENV" >&2
+  "$VENV/bin/python" -m pip install -q "${REQS[@]}" >&2
+  rm -f "$VENV"/.crossrank-ready*
+  touch "$STAMP"
 fi
 echo "$VENV/bin/python"

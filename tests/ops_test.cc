@@ -23,6 +23,9 @@
 #include "backend/backend.h"
 #include "backend/cpu/cpu_ops.h"
 #include "util/error.h"
+#ifdef CROSSRANK_WITH_CUDA
+#include "cuda_emu/emu_ops.h"
+#endif
 
 namespace crossrank {
 namespace {
@@ -46,6 +49,14 @@ std::vector<Target> targets() {
   t.push_back({"cuda_fp16", DType::kFp16, [] { return make_cuda_ops(DType::kFp16); }});
   t.push_back({"cuda_bf16", DType::kBf16, [] { return make_cuda_ops(DType::kBf16); }});
   t.push_back({"cuda_fp32", DType::kFp32, [] { return make_cuda_ops(DType::kFp32); }});
+#ifdef CROSSRANK_WITH_CUDA
+  // The CUDA kernels on the host emulator (tests/cuda_emu): sm_80 takes the tensor-core
+  // attention for fp16 / bf16, sm_75 the simple path.
+  t.push_back({"cuda_emu_fp16", DType::kFp16, [] { return cuda::make_cuda_emu_ops(DType::kFp16, 80); }});
+  t.push_back({"cuda_emu_bf16", DType::kBf16, [] { return cuda::make_cuda_emu_ops(DType::kBf16, 80); }});
+  t.push_back({"cuda_emu_fp32", DType::kFp32, [] { return cuda::make_cuda_emu_ops(DType::kFp32, 80); }});
+  t.push_back({"cuda_emu_fp16_sm75", DType::kFp16, [] { return cuda::make_cuda_emu_ops(DType::kFp16, 75); }});
+#endif
   return t;
 }
 

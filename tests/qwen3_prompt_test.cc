@@ -22,9 +22,13 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// The Qwen BPE tokenizer synthetic:*qwen3* models use (tests/data/tokenizers/qwen-bpe).
+// The Qwen BPE tokenizer synthetic:*qwen3* models use: the skeleton in
+// tests/data/tokenizers/qwen-bpe over the real ranks in the shared folder.
 bool have_qwen_tokenizer() {
-  return fs::exists(test::test_data("tokenizers/qwen-bpe/qwen3.tokenizer-skeleton.json"));
+  const char* env = std::getenv("CROSSRANK_SHARED_DIR");
+  const std::string shared = env && *env ? env : CROSSRANK_SHARED_DIR;
+  return fs::exists(test::test_data("tokenizers/qwen-bpe/qwen3.tokenizer-skeleton.json")) &&
+         fs::exists(shared + "/models/qwen3-reranker/qwen.tiktoken");
 }
 
 struct PromptCase {
@@ -60,7 +64,7 @@ ScoreOptions options_of(const PromptCase& c) {
 }
 
 TEST(Qwen3Prompt, MatchesTheModelCard) {
-  if (!have_qwen_tokenizer()) GTEST_SKIP() << "the Qwen BPE tokenizer is not in this tree yet";
+  if (!have_qwen_tokenizer()) GTEST_SKIP() << "no Qwen BPE tokenizer (qwen3.tokenizer-skeleton.json + shared qwen.tiktoken)";
   const auto cases = prompt_cases();
   ASSERT_GE(cases.size(), 20u);
   for (const char* backend : {"ref", "cpu"}) {
@@ -93,7 +97,7 @@ TEST(Qwen3Prompt, MatchesTheModelCard) {
 // One query x many passages through Engine::score (sorted, packed, prefixes shared) equals
 // scoring each pair alone, and a permutation only permutes the scores.
 TEST(Qwen3Prompt, BatchEqualsSingleWithSharedPrefixes) {
-  if (!have_qwen_tokenizer()) GTEST_SKIP() << "the Qwen BPE tokenizer is not in this tree yet";
+  if (!have_qwen_tokenizer()) GTEST_SKIP() << "no Qwen BPE tokenizer (qwen3.tokenizer-skeleton.json + shared qwen.tiktoken)";
   auto engine = Engine::open("synthetic:tiny-qwen3");
   std::vector<std::string> docs;
   for (int i = 0; i < 40; ++i) {

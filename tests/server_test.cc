@@ -3,12 +3,18 @@
 // the score cache, admission control (429), client disconnects, backend failures,
 // concurrency and graceful stop. A gated Engine wrapper makes the timing-dependent
 // cases deterministic.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include <atomic>
 #include <chrono>
 #include <cmath>
 #include <condition_variable>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -20,7 +26,7 @@
 #include "scheduler/score_cache.h"
 #include "server/api.h"
 #include "server/server.h"
-#include "server/third_party/httplib.h"
+#include <httplib.h>
 
 using namespace crossrank;
 using nlohmann::json;
@@ -57,6 +63,9 @@ class GatedEngine : public Engine {
     if (nan_ && !r.empty()) r[0] = std::nanf("");
     return r;
   }
+  std::size_t activation_bytes(int t, int m, int n) const override { return inner_.activation_bytes(t, m, n); }
+  std::size_t memory_budget() const override { return inner_.memory_budget(); }
+  int preferred_batch_tokens() const override { return inner_.preferred_batch_tokens(); }
   const ModelInfo& info() const override { return inner_.info(); }
   DType dtype() const override { return inner_.dtype(); }
   BackendKind backend() const override { return inner_.backend(); }
@@ -359,9 +368,13 @@ TEST(Server, ErrorStatusesAndShapes) {
                    "Validation", "at most 16 tokens");
   post_json(c, "/rerank", {{"query", "q"}, {"texts", {longdoc}}}, 200);
   post_json(c, "/rerank", {{"query", "q"}, {"texts", {"short"}}, {"truncate", false}}, 200);
-  expect_tei_error(post_json(c, "/rerank", {{"query", "q"}, {"texts", three}, {"truncation_direction", "left"}}, 422),
-                   "Validation", "not supported");
+  expect_tei_error(post_json(c, "/rerank", {{"query", "q"}, {"texts", three}, {"truncation_direction", "up"}}, 422),
+                   "Validation", "`truncation_direction` must be one of");
   post_json(c, "/rerank", {{"query", "q"}, {"texts", three}, {"truncation_direction", "Right"}}, 200);
+  post_json(c, "/rerank", {{"query", "q"}, {"texts", three}, {"truncation_direction", "Left"}}, 200);
+  // Integers above the documented maximum -> 422 naming the field.
+  expect_cohere_error(post_json(c, "/v2/rerank", {{"query", "q"}, {"documents", three}, {"top_n", 1ull << 40}}, 422), 422,
+                      "`top_n` must be <=");
   // An outsized query (250 bytes per token of --max-length) -> 422.
   expect_tei_error(post_json(c, "/rerank", {{"query", std::string(4001, 'a')}, {"texts", {"a"}}}, 422), "Validation",
                    "`query` is too long");
@@ -675,7 +688,7 @@ TEST(Server, RejectsBadOptions) {
 
 TEST(Server, DecodeUnit) {
   DecodeLimits lim;
-  EXPECT_EQ(detect_dialect(json{{"query", "q"}, {"documents", {"a"}}}), Dialect::kJina);
+  EXPECT_EQ(detect_dialect(json{{"query", "q"}, {"documents", {"a"}}}), Dialect::kInfinity);
   EXPECT_EQ(detect_dialect(json{{"query", "q"}, {"texts", {"a"}}, {"documents", {"a"}}}), Dialect::kTei);
   RerankRequest r = decode_rerank(json{{"query", "q"}, {"texts", {"a", "b"}}, {"truncate", nullptr}}, Dialect::kTei, lim);
   EXPECT_FALSE(r.truncate.has_value());
@@ -717,11 +730,22 @@ class RecordingEngine : public Engine {
       out.push_back(s);
     }
     passes.emplace_back(batch.size(), tokens);
+    std::vector<int> firsts;  // first id of each pair: identifies its job
+    for (const EncodedPair* p : batch) firsts.push_back(p->ids.empty() ? -1 : p->ids[0]);
+    pass_ids.push_back(firsts);
+    if (oom_once.exchange(false) && batch.size() > 1) throw std::bad_alloc();
     return out;
   }
+  // 1 KiB per token against a 64 KiB budget: passes over 64 tokens are memory-bound.
+  std::size_t activation_bytes(int t, int, int) const override { return static_cast<std::size_t>(t) << 10; }
+  std::size_t memory_budget() const override { return budget; }
+  int preferred_batch_tokens() const override { return 2048; }
   const ModelInfo& info() const override { return info_; }
   DType dtype() const override { return DType::kFp32; }
   BackendKind backend() const override { return BackendKind::kReference; }
+  std::size_t budget = std::size_t{1} << 40;
+  std::atomic<bool> oom_once{false};
+  std::vector<std::vector<int>> pass_ids;
   std::mutex mu;
   std::vector<std::pair<std::size_t, std::size_t>> passes;  // (pairs, tokens)
   ModelInfo info_;
@@ -818,4 +842,105 @@ TEST(Server, BertModelScoresAndDocCap) {
   json one = post_json(c, "/v2/rerank", {{"query", kQuery}, {"documents", kDocs}, {"max_tokens_per_doc", 1}}, 200);
   const int q_tokens = static_cast<int>(bert->encode(kQuery, "x", so).ids.size()) - 4;  // "x" is one token
   EXPECT_EQ(one["meta"]["tokens"]["input_tokens"].get<int>(), static_cast<int>(kDocs.size()) * (q_tokens + 4));
+}
+
+TEST(Server, BatcherKeepsRequestsTogetherAndHonoursMemory) {
+  // Requests of 6 pairs x 10 tokens under a 30-pair / 1000-token cap: each pass holds
+  // whole requests (a decoder's shared prefix K/V stays in one pass), oldest first.
+  {
+    RecordingEngine eng;
+    BatcherOptions bo;
+    bo.max_batch_tokens = 1000;
+    bo.max_batch_requests = 30;
+    std::vector<std::shared_ptr<Job>> jobs;
+    {
+      Batcher b(eng, bo);
+      for (int j = 0; j < 20; ++j) {
+        auto job = std::make_shared<Job>(6);
+        std::vector<std::pair<std::uint32_t, EncodedPair>> pairs;
+        for (int i = 0; i < 6; ++i) {
+          EncodedPair e = pair_of_len(10, 0);
+          e.ids[0] = j;  // job id in the first position
+          pairs.emplace_back(static_cast<std::uint32_t>(i), std::move(e));
+        }
+        b.submit(job, std::move(pairs));
+        jobs.push_back(job);
+      }
+      for (auto& job : jobs) ASSERT_TRUE(job->wait_for(std::chrono::seconds(10)));
+    }
+    int split = 0;
+    std::vector<int> count(20, 0);
+    for (const auto& pass : eng.pass_ids) {
+      std::map<int, int> per_job;
+      for (int id : pass) ++per_job[id];
+      for (auto [id, n] : per_job) {
+        if (n != 6) ++split;
+        count[id] += n;
+      }
+    }
+    EXPECT_EQ(split, 0) << "a request was split over passes although whole requests fit";
+    for (int n : count) EXPECT_EQ(n, 6);
+  }
+  // The memory estimate (1 KiB per token, 64 KiB budget) caps passes at 64 tokens even
+  // though the token cap would allow 1000; a bad_alloc shrinks passes to 3/4 and re-runs.
+  {
+    RecordingEngine eng;
+    eng.budget = 64 << 10;
+    eng.oom_once = true;
+    BatcherOptions bo;
+    bo.max_batch_tokens = 1000;
+    auto job = std::make_shared<Job>(40);
+    {
+      Batcher b(eng, bo);
+      std::vector<std::pair<std::uint32_t, EncodedPair>> pairs;
+      for (int i = 0; i < 40; ++i) pairs.emplace_back(static_cast<std::uint32_t>(i), pair_of_len(8, i));
+      b.submit(job, std::move(pairs));
+      ASSERT_TRUE(job->wait_for(std::chrono::seconds(10)));
+    }
+    for (int i = 0; i < 40; ++i) EXPECT_TRUE(job->ok(static_cast<std::size_t>(i))) << i;
+    ASSERT_GE(eng.passes.size(), 2u);
+    EXPECT_EQ(eng.passes[0].first, 8u);  // 8 x 8 tokens = the 64 KiB budget; this one failed
+    for (std::size_t k = 1; k < eng.passes.size(); ++k) {
+      EXPECT_LE(eng.passes[k].second, 64u);
+      EXPECT_LE(eng.passes[k].first, 6u);  // 3/4 of the failed pass
+    }
+  }
+}
+
+// A client that half-closes (shutdown(SHUT_WR)) while its request waits for the model is
+// still reading: the server's 1xx probe must not mistake it for a disconnect.
+TEST(Server, HalfCloseWhileQueuedIsNotADisconnect) {
+  GatedEngine g(shared_engine());
+  ServerOptions o = test_options();
+  o.cache_mb = 0;
+  auto s = start(g, o);
+  g.close();
+  const int before = g.entered();
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(s.port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  const std::string body = json{{"query", "q"}, {"texts", {"a", "b"}}}.dump();
+  const std::string req = "POST /rerank HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) +
+                          "\r\n\r\n" + body;
+  ASSERT_EQ(send(fd, req.data(), req.size(), MSG_NOSIGNAL), static_cast<ssize_t>(req.size()));
+  ASSERT_TRUE(g.wait_entered(before + 1));  // held in forward()
+  shutdown(fd, SHUT_WR);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the probe and its check run
+  g.open();
+  std::string got;
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    got.append(buf, static_cast<std::size_t>(n));
+  }
+  close(fd);
+  EXPECT_NE(got.find("HTTP/1.1 100 Continue\r\n\r\n"), std::string::npos) << got;  // the probe
+  EXPECT_NE(got.find("HTTP/1.1 200 OK"), std::string::npos) << got;
+  auto c = s.client();
+  EXPECT_EQ(metric(metrics_text(c), "crossrank_requests_total{route=\"/rerank\",outcome=\"success\"}"), 1);
+  EXPECT_EQ(metric(metrics_text(c), "crossrank_dropped_pairs_total"), 0);
 }

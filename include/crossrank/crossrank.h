@@ -76,6 +76,7 @@ struct EngineOptions {
   DType dtype = DType::kFp32;
   int threads = 0;                   // 0: all cores
   std::size_t memory_budget_mb = 0;  // activation budget per forward pass; 0: auto
+  int device = 0;                    // CUDA device (backend cuda / auto); one engine per GPU
 };
 
 struct ScoreOptions {
@@ -135,6 +136,15 @@ class Engine {
   // Tokenizes one pair with the model's template and truncation. Throws Error on bad text.
   virtual EncodedPair encode(std::string_view query, std::string_view document,
                              const ScoreOptions& opts) const = 0;
+
+  // Long-document windows of one pair (ScoreOptions max_length, chunk_overlap, max_chunks):
+  // the passage split into overlapping windows that each fit with the query; the pair's
+  // score is the max over its windows. Throws Error as encode(). (Default, for test
+  // doubles: the one window encode() gives.)
+  virtual std::vector<EncodedPair> encode_chunks(std::string_view query, std::string_view document,
+                                                 const ScoreOptions& opts) const {
+    return {encode(query, document, opts)};
+  }
 
   // Runs one forward pass over already-encoded pairs (no further batching); returns
   // raw fp32 logits in order. Used by the server's dynamic batcher and by tests.

@@ -53,6 +53,12 @@ std::unique_ptr<Ops> make_cpu_ops(DType dtype);
 std::unique_ptr<Ops> make_cuda_ops(DType dtype, int device = 0);
 // True when a CUDA device is usable (false in CPU-only builds).
 bool cuda_available();
+// Device memory the CUDA backend holds (weights, arenas, workspaces) now and at most since
+// the last reset (bytes; zeros in CPU-only builds). reset_peak: restart the peak from now.
+struct DeviceMemory {
+  std::size_t current = 0, peak = 0;
+};
+DeviceMemory cuda_device_memory(bool reset_peak = false);
 
 // Shorthands: the runner over a backend's ops.
 std::unique_ptr<Backend> make_reference_backend(const ModelConfig& config, std::shared_ptr<const TensorMap> tensors);

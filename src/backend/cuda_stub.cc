@@ -6,6 +6,8 @@ namespace crossrank {
 
 bool cuda_available() { return false; }
 
+DeviceMemory cuda_device_memory(bool) { return {}; }
+
 std::unique_ptr<Ops> make_cuda_ops(DType, int) {
   throw Error(ErrorCode::kUnsupported,
               "this build of crossrank has no CUDA backend (configure with -DCROSSRANK_WITH_CUDA=ON)");

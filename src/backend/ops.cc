@@ -8,8 +8,18 @@ Act Act::cols_view(int c0, int n) const {
   Act v = *this;
   v.data = data ? data + static_cast<std::size_t>(c0) * elem : nullptr;
   v.cols = n;
-  v.aux = nullptr;
+  v.aux = v.aux2 = v.aux3 = nullptr;
   v.use = ActUse::kPlain;
+  return v;
+}
+
+Act Ops::rows_view(const Act& a, int r0, int n) const {
+  check(r0 >= 0 && n >= 0 && r0 + n <= a.rows, "rows_view: rows out of range");
+  Act v = a;
+  v.rows = n;
+  v.row0 = a.row0 + r0;
+  if (a.data) v.data = a.data + static_cast<std::size_t>(r0) * a.ld * a.elem;
+  check(!a.aux, "rows_view: this backend has no row views of companions");
   return v;
 }
 
@@ -29,6 +39,7 @@ void Ops::begin(const PackedBatch& batch, char* arena, std::size_t arena_bytes) 
   top_ = scratch_top_ = peak_ = 0;
   sizing_ = false;
   in_pass_ = true;
+  on_begin();
 }
 
 void Ops::begin_sizing(const PackedBatch& shape) {
@@ -55,7 +66,7 @@ void Ops::bind(Act& a, char* p) const {
   a.data = p;
   a.ld = a.cols;
   a.elem = 4;
-  a.aux = nullptr;
+  a.aux = a.aux2 = a.aux3 = nullptr;
 }
 
 Act Ops::alloc(int rows, int cols, ActUse use) {
@@ -65,6 +76,7 @@ Act Ops::alloc(int rows, int cols, ActUse use) {
   a.rows = rows;
   a.cols = cols;
   a.use = use;
+  a.tokens = rows == batch_->total_tokens();
   const std::size_t bytes = align64(act_bytes(rows, cols, use));
   const std::size_t off = top_;
   top_ += bytes;
@@ -77,7 +89,7 @@ Act Ops::alloc(int rows, int cols, ActUse use) {
   } else {
     bind(a, nullptr);
     a.data = nullptr;
-    a.aux = nullptr;
+    a.aux = a.aux2 = a.aux3 = nullptr;
   }
   return a;
 }

@@ -120,7 +120,11 @@ struct RopeDesc {
 
 // Where an activation goes next; lets a backend keep a GEMM-ready companion (bf16/int8)
 // written by the producing op instead of converting in a separate pass.
-enum class ActUse : std::uint8_t { kPlain, kGemmInput };
+//   kPlain      read by any op
+//   kGemmInput  read by linear ops and others: fp32 rows plus a GEMM-ready companion
+//   kGemmOnly   read by linear ops only: the backend may keep the GEMM-ready form alone
+//               (read() then returns values reconstructed from it)
+enum class ActUse : std::uint8_t { kPlain, kGemmInput, kGemmOnly };
 
 // An activation matrix in backend memory (host or device). Models pass these around but
 // never dereference `data`.
@@ -130,8 +134,14 @@ struct Act {
   int ld = 0;             // row stride in elements
   int elem = 4;           // bytes per element (backend's activation type)
   ActUse use = ActUse::kPlain;
-  char* aux = nullptr;    // backend companion (e.g. int8 copy + scales), or null; every op
+  char* aux = nullptr;    // backend companion rows (e.g. the int8 copy), or null; every op
                           // that writes an activation with a companion rewrites both
+  char* aux2 = nullptr;   // per-row companion data (e.g. int8 scales), or null
+  char* aux3 = nullptr;   // per-sequence companion data (e.g. precise copies of the pooled
+                          // rows), shared by row views, or null
+  bool tokens = false;    // rows are token rows [row0, row0 + rows) of the batch (else one
+                          // row per sequence, from row0)
+  int row0 = 0;
 
   // Columns [c0, c0 + n) of every row (same rows and ld; no companion).
   Act cols_view(int c0, int n) const;
@@ -144,6 +154,9 @@ struct OpsCaps {
   bool padded = false;                // pays for padding (a padded batch of max_len * seqs)
   std::size_t keep_arena_bytes = 0;   // arena kept between passes up to this size
   std::size_t free_memory = 0;        // bytes available for activations now (0: unknown)
+  // Rows per block for row-independent sub-blocks with a wide intermediate (the FFN):
+  // models run them block-wise so the intermediate stays in cache; 0: all rows at once.
+  int ffn_block_rows = 0;
 };
 
 class Ops {
@@ -155,6 +168,12 @@ class Ops {
   virtual OpsCaps caps() const = 0;
   // One line for logs: implementation, ISA, precision choices.
   virtual std::string describe() const { return name(); }
+
+  // The rows of each sequence that reach the head (encoders: the first token; decoders:
+  // the last). Backends that quantise activations may compute those rows more precisely
+  // (cpu int8: 16-bit activations). Set once by the model while it is built.
+  void set_pooled_rows(RowSel sel) { pooled_ = sel; }
+  RowSel pooled_rows() const { return pooled_; }
 
   // ---- parameters (at load; not during a pass) ----
   virtual ParamPtr prepare_linear(const LinearDesc& d) = 0;
@@ -176,6 +195,9 @@ class Ops {
 
   // An activation [rows, cols] from the arena (uninitialised).
   Act alloc(int rows, int cols, ActUse use = ActUse::kPlain);
+  // Rows [r0, r0 + n) of `a`, companions included (ops on row blocks: every op but
+  // attention and gather_rows is row-independent, so a model may run them block-wise).
+  virtual Act rows_view(const Act& a, int r0, int n) const;
   // Arena top, and freeing everything allocated after a mark (LIFO scopes).
   std::size_t mark() const { return top_; }
   void release(std::size_t mark) { top_ = mark; }
@@ -215,6 +237,8 @@ class Ops {
   virtual void bind(Act& a, char* p) const;
   // Temporary memory inside an op (valid until it returns); nullptr in a dry run.
   char* scratch(std::size_t bytes);
+  // Called at the start of every real pass (not dry runs), after batch() is set.
+  virtual void on_begin() {}
   void note_copied(const HostTensor* t) {
     if (t) copied_.push_back(t->name);
   }
@@ -241,6 +265,7 @@ class Ops {
   void run(std::size_t scratch_bytes, F&& f);
 
   std::vector<std::string> copied_;
+  RowSel pooled_ = RowSel::kAll;  // kAll: not set
   const PackedBatch* batch_ = nullptr;
   char* arena_ = nullptr;
   std::size_t arena_bytes_ = 0, top_ = 0, scratch_top_ = 0, peak_ = 0;

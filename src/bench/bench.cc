@@ -13,6 +13,7 @@
 #include <fstream>
 #include <numeric>
 
+#include "backend/backend.h"
 #include "bench/gemm_peak.h"
 #include "bench/inputs.h"
 #include "bench/report.h"
@@ -140,6 +141,13 @@ std::string fmt(double x, int digits = 1) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.*f", digits, x);
   return buf;
+}
+
+// Peak device memory of the CUDA backend (weights, arenas, workspaces) since the last
+// reset, in MB; -1 for CPU backends. reset: restart the peak from now.
+double peak_device_mb(BackendKind backend, bool reset = false) {
+  if (backend != BackendKind::kCuda) return -1;
+  return static_cast<double>(cuda_device_memory(reset).peak) / 1048576.0;
 }
 
 }  // namespace
@@ -379,6 +387,7 @@ int run_bench(const BenchOptions& o) {
       };
       try {
         reset_peak_rss();
+        (void)peak_device_mb(engine->backend(), true);
         progress.status(label + " warm-up");
         // Warm-up: the whole first batch, or its first pairs when a whole batch would take
         // more than kMaxWarmupS (large models on few cores; JIT, thread pools and first-touch
@@ -496,6 +505,7 @@ int run_bench(const BenchOptions& o) {
         c.cpu_util = cpu_s / (total_s * std::max(1, dr.threads));
         c.pairs_per_cpu_s = cpu_s > 0 ? pairs / cpu_s : std::nan("");
         c.peak_rss_mb = peak_rss_bytes() / 1048576.0;
+        c.peak_device_mb = peak_device_mb(engine->backend());
         c.activation_mb = c.peak_rss_mb - dr.baseline_rss_mb;
         est_pair_s = total_s / pairs;
         progress.log(label + ": " + fmt(c.pairs_per_s, 2) + " pairs/s, batch p50 " + fmt(c.latency.p50) + " ms, p90 " +

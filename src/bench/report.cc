@@ -149,9 +149,14 @@ std::string render_md(const Report& r) {
   o << "\n\n";
 
   o << "## Results\n\n";
+  // A GPU backend adds its peak device memory per configuration (last column).
+  bool device_mem = false;
+  for (const auto& c : r.results) device_mem = device_mem || c.peak_device_mb >= 0;
   o << "| dtype | batch | reps | batch ms mean | p50 | p90 | ms/pair | pairs/s | tokens/s | tokens/pair | "
-       "forward ms | tokenize % | CPU util % | peak RSS MB | activations MB | GFLOP/s | % GEMM peak (wall / CPU) |\n";
-  o << "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+       "forward ms | tokenize % | CPU util % | peak RSS MB | activations MB | GFLOP/s | % GEMM peak (wall / CPU) |"
+    << (device_mem ? " peak device MB |" : "") << "\n";
+  o << "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|" << (device_mem ? "---:|" : "")
+    << "\n";
   for (const auto& c : r.results) {
     if (c.status != "ok") {
       o << "| " << c.dtype << " | " << c.batch << " | " << c.status << ": " << md_escape(c.note)
@@ -167,7 +172,8 @@ std::string render_md(const Report& r) {
       << " | " << num(c.peak_rss_mb) << " | "
       << num(c.activation_mb) << " | " << num(c.gflops) << " | "
       << (c.pct_peak >= 0 ? fixed(c.pct_peak, 0) + " / " + (c.pct_peak_cpu >= 0 ? fixed(c.pct_peak_cpu, 0) : "-") : "-")
-      << " |\n";
+      << " |" << (device_mem ? " " + (c.peak_device_mb >= 0 ? num(c.peak_device_mb) : std::string("-")) + " |" : "")
+      << "\n";
   }
   bool first_note = true;
   for (const auto& c : r.results)
@@ -324,6 +330,7 @@ std::string render_json(const Report& r) {
       x["pairs_per_cpu_s"] = nn(c.pairs_per_cpu_s);
       x["peak_rss_mb"] = nn(c.peak_rss_mb);
       x["activation_mb"] = nn(c.activation_mb);
+      if (c.peak_device_mb >= 0) x["peak_device_mb"] = nn(c.peak_device_mb);
       x["gflop_per_pair"] = nn(c.gflop_per_pair);
       x["gflops"] = nn(c.gflops);
       x["pct_gemm_peak"] = c.pct_peak >= 0 ? json(c.pct_peak) : json(nullptr);

@@ -45,6 +45,7 @@ struct ConfigResult {
   double pairs_per_cpu_s = 0;    // pairs / cpu_s: robust to other load on a shared machine
   double peak_rss_mb = 0;        // VmHWM over this configuration
   double activation_mb = 0;      // peak_rss_mb - the dtype's resident baseline
+  double peak_device_mb = -1;    // CUDA backend: peak device memory over this configuration; < 0: n/a
   double gflop_per_pair = 0;     // mean over the measured pairs
   double gflops = 0;             // end-to-end achieved (pair FLOPs / batch latency)
   double pct_peak = -1;          // of the measured GEMM peak of this dtype; < 0: n/a

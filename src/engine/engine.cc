@@ -81,12 +81,27 @@ std::size_t default_budget_bytes() {
 }
 
 // Tokenizer for synthetic models, which have no files: the test tokenizers shipped in the
-// source tree (an 8k unigram for XLM-R shapes, the real ms-marco WordPiece for BERT).
+// source tree (an 8k unigram for XLM-R shapes, the real ms-marco WordPiece for BERT), and
+// for Qwen3 shapes Qwen's byte-level BPE: the committed tokenizer.json skeleton
+// (tests/data/tokenizers/qwen-bpe) over the real ranks, qwen.tiktoken, which live outside
+// the tree ($CROSSRANK_SHARED_DIR, default the source tree's ../shared).
 std::unique_ptr<Tokenizer> synthetic_tokenizer(const ModelConfig& c) {
   std::vector<fs::path> dirs;
   if (const char* env = std::getenv("CROSSRANK_TOKENIZER_DIR")) dirs.emplace_back(env);
   const fs::path src = CROSSRANK_SOURCE_DIR;
-  if (std::string(c.family()) == "xlm-roberta") dirs.push_back(src / "tests/data/tokenizers/xlmr-unigram");
+  const std::string family = c.family();
+  if (family == "qwen3") {
+    for (const auto& d : dirs)
+      if (fs::exists(d)) return load_tokenizer(d.string());
+    const char* env = std::getenv("CROSSRANK_SHARED_DIR");
+    const fs::path shared = env && *env ? fs::path(env) : src / ".." / "shared";
+    const fs::path ranks = shared / "models/qwen3-reranker/qwen.tiktoken";
+    const fs::path skeleton = src / "tests/data/tokenizers/qwen-bpe/qwen3.tokenizer-skeleton.json";
+    if (fs::exists(ranks) && fs::exists(skeleton)) return load_bpe_tiktoken(ranks.string(), skeleton.string());
+    throw Error("synthetic Qwen3 model: no Qwen tokenizer (" + ranks.string() + " and " + skeleton.string() +
+                "; or set CROSSRANK_TOKENIZER_DIR to a Qwen tokenizer folder)");
+  }
+  if (family == "xlm-roberta") dirs.push_back(src / "tests/data/tokenizers/xlmr-unigram");
   else dirs.push_back(src / "tests/data/models/tiny-bert");
   for (const auto& d : dirs)
     if (fs::exists(d)) return load_tokenizer(d.string());
@@ -111,7 +126,7 @@ class EngineImpl final : public Engine {
           throw Error(ErrorCode::kUnsupported, "the reference backend runs fp32 only");
         ops = make_reference_ops();
         break;
-      case BackendKind::kCuda: ops = make_cuda_ops(opts.dtype); break;
+      case BackendKind::kCuda: ops = make_cuda_ops(opts.dtype, opts.device); break;
       default:
         if (opts.dtype == DType::kFp16)
           throw Error(ErrorCode::kUnsupported, "fp16 is a GPU dtype; on CPU use bf16");
@@ -119,6 +134,9 @@ class EngineImpl final : public Engine {
     }
     if (tok_) config_.arch->check_tokenizer(*tok_, config_);
     backend_ = make_backend(std::move(ops), config_, tensors);
+    // On a GPU the activation budget comes from the device's free memory (after the weights).
+    if (!opts.memory_budget_mb && kind == BackendKind::kCuda)
+      if (const std::size_t free = backend_->caps().free_memory) budget_ = free / 10 * 8;
     for (const std::string& n : backend_->ops().copied_tensors()) tensors->release(n);
     TensorMap::trim();
     kind_ = kind;
@@ -141,6 +159,11 @@ class EngineImpl final : public Engine {
     return config_.arch->encode(*tok_, config_, query, document, opts);
   }
 
+  std::vector<EncodedPair> encode_chunks(std::string_view query, std::string_view document,
+                                         const ScoreOptions& opts) const override {
+    return config_.arch->encode_chunks(*tok_, config_, query, document, opts);
+  }
+
   std::vector<float> forward(std::span<const EncodedPair* const> batch) override {
     if (batch.empty()) return {};
     return backend_->forward(pack_batch(batch, config_));
@@ -159,7 +182,7 @@ class EngineImpl final : public Engine {
     for (size_t i = 0; i < n; ++i) {
       try {
         if (opts.long_doc == LongDoc::kChunk)
-          per_pair[i] = config_.arch->encode_chunks(*tok_, config_, pairs[i].query, pairs[i].document, opts);
+          per_pair[i] = encode_chunks(pairs[i].query, pairs[i].document, opts);
         else
           per_pair[i].push_back(encode(pairs[i].query, pairs[i].document, opts));
       } catch (const std::exception& e) {

@@ -11,6 +11,7 @@
 // Last-layer shortcut: K and V are needed for every token, but only each sequence's first
 // row reaches the head, so Q, attention output, FFN and norms of the last layer run on the
 // S first rows only (every one of those ops is row-independent, so this is exact).
+#include <algorithm>
 #include <cmath>
 
 #include "backend/ops.h"
@@ -53,6 +54,7 @@ class EncoderModel final : public Model {
     e.norm.bias = T(p + "embeddings.LayerNorm.bias");
     e.norm.eps = c.norm_eps;
     emb_ = ops.prepare_embedding(e);
+    ops.set_pooled_rows(RowSel::kFirst);
     layers_.resize(L_);
     for (int l = 0; l < L_; ++l) {
       const std::string q = p + "encoder.layer." + std::to_string(l) + ".";
@@ -87,6 +89,7 @@ class EncoderModel final : public Model {
     attn_.heads = attn_.kv_heads = c.heads;
     attn_.head_dim = c.head_dim;
     attn_.scale = 1.0f / std::sqrt(static_cast<float>(c.head_dim));
+    ffn_block_ = ops.caps().ffn_block_rows;
   }
 
   std::vector<float> forward(Ops& ops, const PackedBatch& b) const override {
@@ -127,6 +130,8 @@ class EncoderModel final : public Model {
 
   // Attention for query rows `q` (rows of `x`), then the output projection, FFN and norms
   // on those rows of x (x: the residual stream for exactly those rows).
+  // The FFN runs in row blocks (ffn_block_: OpsCaps::ffn_block_rows) so its wide
+  // intermediate stays in cache between the two GEMMs; every op in it is row-independent.
   void attend_and_ffn(Ops& ops, const Layer& y, const Act& q, const Act& k, const Act& v, int M, RowSel rows,
                       Act& x) const {
     AttnDesc a = attn_;
@@ -134,13 +139,21 @@ class EncoderModel final : public Model {
     Act ctx = ops.alloc(M, H_, ActUse::kGemmInput);
     ops.attention(a, q, k, v, ctx);
     ops.linear_add_norm(ctx, *y.out, x, *y.ln1);
-    Act inter = ops.alloc(M, I_, ActUse::kGemmInput);
-    ops.linear(x, *y.ffn1, inter);
-    ops.linear_add_norm(inter, *y.ffn2, x, *y.ln2);
+    const int blk = ffn_block_ > 0 ? ffn_block_ : std::max(M, 1);
+    for (int r0 = 0; r0 < M; r0 += blk) {
+      const int n = std::min(blk, M - r0);
+      const std::size_t scope = ops.mark();
+      Act xb = ops.rows_view(x, r0, n);
+      Act inter = ops.alloc(n, I_, ActUse::kGemmOnly);
+      ops.linear(xb, *y.ffn1, inter);
+      ops.linear_add_norm(inter, *y.ffn2, xb, *y.ln2);
+      ops.release(scope);
+    }
   }
 
   int H_, I_, L_;
   bool shortcut_;
+  int ffn_block_ = 0;
   ParamPtr emb_, head_;
   std::vector<Layer> layers_;
   AttnDesc attn_;

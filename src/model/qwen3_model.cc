@@ -45,6 +45,9 @@ class Qwen3Model final : public Model {
     EmbedDesc e;
     e.word = T("model.embed_tokens.weight");
     emb_ = ops.prepare_embedding(e);
+    // Only the last row of each sequence reaches the head (cpu int8: those rows get 16-bit
+    // activations in every GEMM, as the encoders' [CLS] rows do).
+    ops.set_pooled_rows(RowSel::kLast);
     layers_.resize(L_);
     for (int l = 0; l < L_; ++l) {
       const std::string p = "model.layers." + std::to_string(l) + ".";

@@ -1,8 +1,12 @@
 #pragma once
 // Dynamic batching across requests (TEI-style, no batching delay): every (query, passage)
-// pair is a queue entry; ONE worker thread forms batches on demand under a token budget
-// and a pair cap, length-sorted inside a window of waiting entries, runs Engine::forward
-// and completes each request's Job when its last pair is done. No HTTP in here.
+// pair is a queue entry; ONE worker thread forms passes on demand with the shared
+// BatchPolicy (src/engine/batch_policy.h: pair cap, token cap, Engine::activation_bytes
+// within Engine::memory_budget, x3/4 back-off after std::bad_alloc), runs Engine::forward
+// and completes each request's Job when its last pair is done (a callback: nothing
+// polls). Passes take requests first come, first served and keep a request's pairs
+// together where the budget allows (decoder rerankers share the K/V of a query's
+// shared_prefix within a pass). No HTTP in here.
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -17,6 +21,7 @@
 #include <vector>
 
 #include "crossrank/crossrank.h"
+#include "engine/batch_policy.h"
 
 namespace crossrank {
 
@@ -54,6 +59,11 @@ class Job {
 
   // Hook run by the destructor.
   void set_release(std::function<void()> f) { release_ = std::move(f); }
+  // Hook run once, on the thread that completes the last submitted pair (the batch
+  // worker, or submit() when it fails the pairs), outside the job's lock. Set it before
+  // submit(); it must be cheap (post the real work elsewhere) and must not call back
+  // into the batcher. It is released after it runs (so it may own the job).
+  void set_on_done(std::function<void()> f) { on_done_ = std::move(f); }
 
  private:
   friend class Batcher;
@@ -69,13 +79,13 @@ class Job {
   std::atomic<bool> cancelled_{false};
   SteadyTime submitted_{}, first_start_{}, last_end_{};
   bool started_ = false;
-  std::function<void()> release_;
+  std::function<void()> release_, on_done_;
 };
 
 struct BatcherOptions {
   int max_batch_tokens = 16384;     // Σ tokens per forward pass (unpadded, varlen backend)
   int max_batch_requests = 0;       // pairs per forward pass; 0 = no cap
-  std::size_t window = 1024;        // oldest waiting entries considered when forming a batch
+  std::size_t window = 1024;        // oldest waiting entries considered when forming a pass
   // Runs first on the worker thread (e.g. per-thread OpenMP settings for the forward pass).
   std::function<void()> on_worker_start;
 };
@@ -100,6 +110,12 @@ class Batcher {
   // Queues `pairs` (slot id, encoded pair) of `job`. An empty list completes nothing
   // (wait_for returns at once). Throws Error after stop().
   void submit(const std::shared_ptr<Job>& job, std::vector<std::pair<std::uint32_t, EncodedPair>> pairs);
+  // Queues a unit of work that is not a single sequence (e.g. a long document scored as
+  // several windows with Engine::score): `fn` runs on the worker thread, in arrival order
+  // with the pairs, and returns one logit per slot of `slots` (a throw fails them).
+  // Dropped unrun when the job is cancelled. Throws Error after stop().
+  void submit_call(const std::shared_ptr<Job>& job, std::vector<std::uint32_t> slots,
+                   std::function<std::vector<float>()> fn);
   // Stops taking work, finishes every queued pair (dropping cancelled ones), joins.
   void stop();
   // Pairs waiting (not yet in a forward pass).
@@ -112,20 +128,32 @@ class Batcher {
     std::uint32_t slot = 0;
     EncodedPair pair;
     SteadyTime enqueued;
+    bool done = false;  // completed by run() (the rest of an out-of-memory pass is re-queued)
+  };
+  struct Call {
+    std::shared_ptr<Job> job;
+    std::vector<std::uint32_t> slots;
+    std::function<std::vector<float>()> fn;
+    SteadyTime enqueued;
   };
   void worker();
-  // Removes and returns the next batch from queue_ (lock held). Drops cancelled entries.
+  void run_call(Call& c);
+  // Removes and returns the next pass from queue_ (lock held). Drops cancelled entries.
   std::vector<Item> take_batch_locked(std::size_t* dropped);
-  // Runs `items` in one pass; on failure bisects to isolate the failing pair(s).
-  void run(std::vector<Item*>& items);
+  // Runs `items` in one pass. Returns false after std::bad_alloc on more than one pair
+  // (the policy shrank; the caller re-queues them); on another failure bisects to
+  // isolate the failing pair(s).
+  bool run(std::vector<Item*>& items);
 
   Engine& engine_;
   BatcherOptions opts_;
+  BatchPolicy policy_;  // worker thread only (and take_batch_locked, under mu_)
   std::function<void(const BatchStats&)> on_batch_;
   std::function<void(std::size_t)> on_dropped_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Item> queue_;
+  std::deque<Call> calls_;
   bool stopping_ = false;
   std::thread thread_;
 };

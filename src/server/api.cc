@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <limits>
 #include <nlohmann/json.hpp>
 
@@ -14,6 +15,7 @@ const char* to_string(Dialect d) {
     case Dialect::kTei: return "tei";
     case Dialect::kCohere: return "cohere";
     case Dialect::kJina: return "jina";
+    case Dialect::kInfinity: return "infinity";
   }
   return "?";
 }
@@ -56,61 +58,85 @@ std::size_t utf8_error_offset(std::string_view s) {
 
 std::string quote(const std::string& field) { return "`" + field + "`"; }
 
-const json* find(const json& body, const char* key) {
-  auto it = body.find(key);
-  return it == body.end() ? nullptr : &*it;
+constexpr unsigned bit(Dialect d) { return 1u << static_cast<unsigned>(d); }
+constexpr unsigned kAll = bit(Dialect::kTei) | bit(Dialect::kCohere) | bit(Dialect::kJina) | bit(Dialect::kInfinity);
+constexpr unsigned kDocDialects = bit(Dialect::kCohere) | bit(Dialect::kJina) | bit(Dialect::kInfinity);
+
+const FieldSpec* spec_of(const char* name) {
+  for (const FieldSpec& f : request_fields())
+    if (std::string_view(f.name) == name) return &f;
+  return nullptr;
 }
 
-std::string get_string(const json& body, const char* key, bool required) {
-  const json* v = find(body, key);
-  if (!v || v->is_null()) {
-    if (required) invalid("missing field " + quote(key));
-    return "";
+// The value of field `name` for dialect `d`, checked against its FieldSpec: nullptr when
+// absent or null (optional fields), else a value of the declared type. Throws ApiError.
+const json* field(const json& body, const char* name) {
+  const FieldSpec& f = *spec_of(name);
+  auto it = body.find(name);
+  if (it == body.end() || it->is_null()) {
+    if (f.required) invalid("missing field " + quote(name));
+    return nullptr;
   }
-  if (!v->is_string()) invalid(quote(key) + " must be a string");
-  return v->get<std::string>();
-}
-
-bool get_bool(const json& body, const char* key, bool dflt) {
-  const json* v = find(body, key);
-  if (!v || v->is_null()) return dflt;
-  if (!v->is_boolean()) invalid(quote(key) + " must be a boolean");
-  return v->get<bool>();
-}
-
-// A non-negative integer field (null/absent -> dflt); `min` is the smallest accepted value.
-std::size_t get_count(const json& body, const char* key, std::size_t dflt, std::int64_t min) {
-  const json* v = find(body, key);
-  if (!v || v->is_null()) return dflt;
-  if (v->is_number_unsigned()) {
-    const std::uint64_t u = v->get<std::uint64_t>();
-    if (static_cast<std::int64_t>(std::min<std::uint64_t>(u, INT64_MAX)) < min)
-      invalid(quote(key) + " must be >= " + std::to_string(min));
-    return static_cast<std::size_t>(std::min<std::uint64_t>(u, std::numeric_limits<std::size_t>::max()));
+  const json& v = *it;
+  switch (f.type) {
+    case FieldType::kString:
+      if (!v.is_string()) invalid(quote(name) + " must be a string");
+      if (f.min > 0 && v.get_ref<const std::string&>().empty()) invalid(quote(name) + " cannot be empty");
+      break;
+    case FieldType::kBool:
+      if (!v.is_boolean()) invalid(quote(name) + " must be a boolean");
+      break;
+    case FieldType::kInteger: {
+      if (!v.is_number_integer()) invalid(quote(name) + " must be an integer");
+      const bool huge = v.is_number_unsigned() && v.get<std::uint64_t>() > static_cast<std::uint64_t>(INT64_MAX);
+      const std::int64_t x = huge ? INT64_MAX : v.get<std::int64_t>();
+      if (x < f.min) invalid(quote(name) + " must be >= " + std::to_string(f.min));
+      if (x > f.max) invalid(quote(name) + " must be <= " + std::to_string(f.max));
+      break;
+    }
+    case FieldType::kEnum: {
+      if (!v.is_string()) invalid(quote(name) + " must be a string");
+      bool ok = false;
+      for (const char* e : f.values) ok = ok || v.get_ref<const std::string&>() == e;
+      if (!ok) {
+        std::string list;
+        for (const char* e : f.values) list += (list.empty() ? "\"" : ", \"") + std::string(e) + "\"";
+        invalid(quote(name) + " must be one of " + list);
+      }
+      break;
+    }
+    case FieldType::kDocuments:
+      if (!v.is_array()) invalid(quote(name) + " must be an array of strings");
+      break;
   }
-  if (v->is_number_integer()) {
-    const std::int64_t x = v->get<std::int64_t>();
-    if (x < min) invalid(quote(key) + " must be >= " + std::to_string(min));
-    return static_cast<std::size_t>(x);
-  }
-  invalid(quote(key) + " must be an integer");
+  return &v;
 }
 
-// The document list: strings (every dialect) or {"text": string} objects (Cohere v1 and
-// Jina only).
+std::string get_string(const json& body, const char* name) {
+  const json* v = field(body, name);
+  return v ? v->get<std::string>() : std::string();
+}
+bool get_bool(const json& body, const char* name, bool dflt) {
+  const json* v = field(body, name);
+  return v ? v->get<bool>() : dflt;
+}
+std::int64_t get_int(const json& body, const char* name, std::int64_t dflt) {
+  const json* v = field(body, name);
+  return v ? v->get<std::int64_t>() : dflt;
+}
+
+// The document list: strings (every dialect) or {"text": string} objects (not TEI).
 std::vector<std::string> get_documents(const json& body, const char* key, bool allow_objects,
                                        const DecodeLimits& limits) {
-  const json* v = find(body, key);
-  if (!v || v->is_null()) invalid("missing field " + quote(key));
-  if (!v->is_array()) invalid(quote(key) + " must be an array of strings");
-  if (v->empty()) throw ApiError(400, "Empty", quote(key) + " cannot be empty");
-  if (v->size() > limits.max_documents)
-    invalid("batch size " + std::to_string(v->size()) + " > maximum allowed batch size " +
+  const json& v = *field(body, key);
+  if (v.empty()) throw ApiError(400, "Empty", quote(key) + " cannot be empty");
+  if (v.size() > limits.max_documents)
+    invalid("batch size " + std::to_string(v.size()) + " > maximum allowed batch size " +
             std::to_string(limits.max_documents) + " (--max-client-batch-size)");
   std::vector<std::string> out;
-  out.reserve(v->size());
-  for (std::size_t i = 0; i < v->size(); ++i) {
-    const json& d = (*v)[i];
+  out.reserve(v.size());
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    const json& d = v[i];
     const std::string name = std::string(key) + "[" + std::to_string(i) + "]";
     if (d.is_string()) {
       out.push_back(d.get<std::string>());
@@ -124,17 +150,6 @@ std::vector<std::string> get_documents(const json& body, const char* key, bool a
     if (out.back().empty()) invalid(quote(name) + " cannot be empty");
   }
   return out;
-}
-
-const char* openai_type(int status) {
-  switch (status) {
-    case 400: case 413: case 422: return "invalid_request_error";
-    case 401: return "authentication_error";
-    case 404: return "not_found_error";
-    case 429: return "overloaded_error";
-    case 503: return "unavailable_error";
-    default: return "server_error";
-  }
 }
 
 std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
@@ -156,39 +171,71 @@ json parse_body(std::string_view body) {
 }
 
 Dialect detect_dialect(const json& body) {
-  if (body.is_object() && body.contains("documents") && !body.contains("texts")) return Dialect::kJina;
+  if (body.is_object() && body.contains("documents") && !body.contains("texts")) return Dialect::kInfinity;
   return Dialect::kTei;
+}
+
+const std::vector<FieldSpec>& request_fields() {
+  static const std::vector<FieldSpec> fields = [] {
+    const unsigned tei = bit(Dialect::kTei), cohere = bit(Dialect::kCohere), jina = bit(Dialect::kJina),
+                   inf = bit(Dialect::kInfinity);
+    std::vector<FieldSpec> f;
+    f.push_back({"model", FieldType::kString, kDocDialects, false, 0, 0, {}, nullptr,
+                 "served model name; routes the request when several models are served"});
+    f.push_back({"query", FieldType::kString, kAll, true, 1, 0, {}, nullptr, "the search query"});
+    f.push_back({"texts", FieldType::kDocuments, tei, true, 0, 0, {}, nullptr, "passages to rank"});
+    f.push_back({"documents", FieldType::kDocuments, kDocDialects, true, 0, 0, {}, nullptr,
+                 "passages to rank: strings or {\"text\": ...} objects"});
+    f.push_back({"top_n", FieldType::kInteger, kAll, false, 0, kMaxIntField, {}, nullptr,
+                 "keep the best n results (0 or absent: all)"});
+    f.push_back({"raw_scores", FieldType::kBool, tei | inf, false, 0, 0, {}, "false", "raw logits instead of sigmoid"});
+    f.push_back({"return_text", FieldType::kBool, tei, false, 0, 0, {}, "false", "echo each passage as `text`"});
+    f.push_back({"return_documents", FieldType::kBool, cohere | jina | inf, false, 0, 0, {}, nullptr,
+                 "echo each passage as `document` (default: true on Jina, false otherwise)"});
+    f.push_back({"truncate", FieldType::kBool, tei, false, 0, 0, {}, "true",
+                 "false: a pair longer than max_input_length is refused (422) instead of cut"});
+    f.push_back({"truncation_direction", FieldType::kEnum, tei, false, 0, 0, {"right", "Right", "left", "Left"},
+                 "\"right\"", "which end of the query and of the passage truncation cuts (TEI)"});
+    f.push_back({"max_tokens_per_doc", FieldType::kInteger, cohere, false, 1, kMaxIntField, {}, nullptr,
+                 "cap on each document's tokens before pair truncation (Cohere v2)"});
+    f.push_back({"max_chunks_per_doc", FieldType::kInteger, cohere | jina, false, 1, kMaxChunksPerDoc, {}, nullptr,
+                 "score long documents as overlapping windows (at most this many), the best window counts "
+                 "(Cohere v1, OpenVINO Model Server)"});
+    f.push_back({"instruction", FieldType::kString, kAll, false, 0, 0, {}, nullptr,
+                 "task instruction of decoder rerankers (vLLM, SGLang); ignored by cross-encoders"});
+    return f;
+  }();
+  return fields;
 }
 
 RerankRequest decode_rerank(const json& body, Dialect d, const DecodeLimits& limits) {
   if (!body.is_object()) invalid("request body must be a JSON object");
   RerankRequest r;
   r.dialect = d;
-  r.query = get_string(body, "query", true);
+  r.query = get_string(body, "query");
+  if (limits.max_query_bytes > 0 && r.query.size() > limits.max_query_bytes)
+    invalid("`query` is too long: " + std::to_string(r.query.size()) + " bytes > " +
+            std::to_string(limits.max_query_bytes) + " (250 x --max-length)");
   if (d == Dialect::kTei) {
     r.documents = get_documents(body, "texts", false, limits);
     r.raw_scores = get_bool(body, "raw_scores", false);
     r.return_documents = get_bool(body, "return_text", false);
-    if (const json* t = find(body, "truncate"); t && !t->is_null()) {
-      if (!t->is_boolean()) invalid("`truncate` must be a boolean or null");
-      r.truncate = t->get<bool>();
-    }
-    const std::string dir = get_string(body, "truncation_direction", false);
-    if (dir == "left" || dir == "Left") r.truncate_left = true;
-    else if (!dir.empty() && dir != "right" && dir != "Right")
-      invalid("`truncation_direction` must be \"right\" or \"left\"");
+    if (const json* t = field(body, "truncate")) r.truncate = t->get<bool>();
+    const std::string dir = get_string(body, "truncation_direction");
+    r.truncate_left = dir == "left" || dir == "Left";
   } else {
-    r.model = get_string(body, "model", false);
+    r.model = get_string(body, "model");
     r.documents = get_documents(body, "documents", true, limits);
-    // Jina (and vLLM) return documents by default; Cohere only when asked (v1 field).
+    // Jina (and vLLM) return documents by default; Cohere and Infinity only when asked.
     r.return_documents = get_bool(body, "return_documents", d == Dialect::kJina);
-    if (d == Dialect::kCohere) {
-      const std::size_t cap = get_count(body, "max_tokens_per_doc", 0, 1);
-      r.max_tokens_per_doc = static_cast<int>(std::min<std::size_t>(cap, std::numeric_limits<int>::max()));
-    }
+    if (d == Dialect::kInfinity) r.raw_scores = get_bool(body, "raw_scores", false);
+    if (d == Dialect::kCohere) r.max_tokens_per_doc = static_cast<int>(get_int(body, "max_tokens_per_doc", 0));
+    if (d == Dialect::kCohere || d == Dialect::kJina)
+      r.max_chunks_per_doc = static_cast<int>(get_int(body, "max_chunks_per_doc", 0));
   }
+  r.instruction = get_string(body, "instruction");
   // top_n: Cohere/Jina field; TEI bodies may carry it too (llama.cpp honours it). 0 = all.
-  r.top_n = get_count(body, "top_n", 0, 0);
+  r.top_n = static_cast<std::size_t>(get_int(body, "top_n", 0));
   if (r.query.empty()) invalid("`query` cannot be empty");
   return r;
 }
@@ -215,7 +262,11 @@ std::string encode_rerank_response(const RerankRequest& req, std::span<const Ran
   json results = json::array();
   for (const auto& r : ranked) {
     json o = {{"index", r.index}, {"relevance_score", r.score}};
-    if (req.return_documents) o["document"] = {{"text", req.documents[r.index]}};
+    if (req.return_documents) {
+      // Infinity echoes the plain string; Cohere and Jina an object.
+      if (req.dialect == Dialect::kInfinity) o["document"] = req.documents[r.index];
+      else o["document"] = {{"text", req.documents[r.index]}};
+    }
     results.push_back(std::move(o));
   }
   json j;
@@ -225,18 +276,17 @@ std::string encode_rerank_response(const RerankRequest& req, std::span<const Ran
     j["meta"] = {{"api_version", {{"version", "2"}, {"is_experimental", false}}},
                  {"billed_units", {{"search_units", 1}}},
                  {"tokens", {{"input_tokens", info.tokens}, {"output_tokens", 0}}}};
+  } else if (req.dialect == Dialect::kInfinity) {
+    j["object"] = "rerank";
+    j["model"] = info.model;
+    j["usage"] = {{"total_tokens", info.tokens}, {"prompt_tokens", info.tokens}};
+    j["created"] = info.created;
   } else {
     j["model"] = info.model;
     j["usage"] = {{"total_tokens", info.tokens}, {"prompt_tokens", info.tokens}};
     j["meta"] = {{"api_version", {{"version", "1"}}}, {"billed_units", {{"search_units", 1}}}};
   }
   return dump(j);
-}
-
-std::string encode_error(Dialect d, const ApiError& e) {
-  if (d == Dialect::kTei) return dump(json{{"error", e.what()}, {"error_type", e.type}});
-  return dump(json{{"message", e.what()},
-                   {"error", {{"message", e.what()}, {"type", openai_type(e.status)}, {"code", e.status}}}});
 }
 
 double sigmoid(double z) { return 1.0 / (1.0 + std::exp(-z)); }

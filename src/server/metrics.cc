@@ -71,16 +71,17 @@ std::uint64_t Histogram::count() const {
   return n_;
 }
 
-void Histogram::render(std::string& out, const std::string& name) const {
+void Histogram::render(std::string& out, const std::string& name, const std::string& labels) const {
   std::lock_guard<std::mutex> lock(mu_);
   std::uint64_t cum = 0;
+  const std::string pre = labels.empty() ? "" : labels + ",";
   for (std::size_t i = 0; i <= bounds_.size(); ++i) {
     cum += counts_[i];
     const double le = i < bounds_.size() ? bounds_[i] : INFINITY;
-    sample(out, name + "_bucket", "le=\"" + num(le) + "\"", static_cast<double>(cum));
+    sample(out, name + "_bucket", pre + "le=\"" + num(le) + "\"", static_cast<double>(cum));
   }
-  sample(out, name + "_sum", "", sum_);
-  sample(out, name + "_count", "", static_cast<double>(n_));
+  sample(out, name + "_sum", labels, sum_);
+  sample(out, name + "_count", labels, static_cast<double>(n_));
 }
 
 ServerMetrics::ServerMetrics(std::vector<std::string> routes,
@@ -125,56 +126,80 @@ void ServerMetrics::count_dropped(std::size_t pairs) {
   dropped_ += pairs;
 }
 
-std::string ServerMetrics::render(const MetricsSnapshot& snap) const {
+std::string ServerMetrics::render(const MetricsSnapshot& snap) const { return render_metrics({{"", this, snap}}); }
+
+std::string render_metrics(const std::vector<MetricsView>& views) {
   std::string out;
-  out.reserve(16384);
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    header(out, "crossrank_requests_total", "counter", "Rerank requests by route and outcome.");
-    for (const auto& [k, v] : requests_)
-      sample(out, "crossrank_requests_total", "route=\"" + esc(k.first) + "\",outcome=\"" + esc(k.second) + "\"",
-             static_cast<double>(v));
-    header(out, "crossrank_pairs_total", "counter", "(query, passage) pairs of rerank requests by route and outcome.");
-    for (const auto& [k, v] : pairs_)
-      sample(out, "crossrank_pairs_total", "route=\"" + esc(k.first) + "\",outcome=\"" + esc(k.second) + "\"",
-             static_cast<double>(v));
-    header(out, "crossrank_batches_total", "counter", "Forward passes by outcome.");
-    for (const auto& [k, v] : batches_)
-      sample(out, "crossrank_batches_total", "outcome=\"" + esc(k) + "\"", static_cast<double>(v));
-    header(out, "crossrank_dropped_pairs_total", "counter", "Queued pairs dropped because their client went away.");
-    sample(out, "crossrank_dropped_pairs_total", "", static_cast<double>(dropped_));
+  out.reserve(16384 * views.size());
+  // One model: no model label (the series of a single-model server); several: model="NAME".
+  const bool labelled = views.size() > 1;
+  auto ml = [&](const MetricsView& v) { return labelled ? "model=\"" + esc(v.model) + "\"" : std::string(); };
+  auto with = [&](const MetricsView& v, const std::string& rest) {
+    const std::string m = ml(v);
+    return m.empty() ? rest : rest.empty() ? m : m + "," + rest;
+  };
+  header(out, "crossrank_requests_total", "counter", "Rerank requests by route and outcome.");
+  for (const auto& v : views) {
+    std::lock_guard<std::mutex> lock(v.metrics->mu_);
+    for (const auto& [k, n] : v.metrics->requests_)
+      sample(out, "crossrank_requests_total", with(v, "route=\"" + esc(k.first) + "\",outcome=\"" + esc(k.second) + "\""),
+             static_cast<double>(n));
   }
-  header(out, "crossrank_request_duration_seconds", "histogram", "End-to-end latency of successful rerank requests.");
-  request_seconds_.render(out, "crossrank_request_duration_seconds");
-  header(out, "crossrank_queue_duration_seconds", "histogram", "Per pair: time from enqueue to the start of its forward pass.");
-  queue_seconds_.render(out, "crossrank_queue_duration_seconds");
-  header(out, "crossrank_inference_duration_seconds", "histogram", "Duration of each forward pass.");
-  inference_seconds_.render(out, "crossrank_inference_duration_seconds");
-  header(out, "crossrank_batch_size", "histogram", "Pairs per forward pass.");
-  batch_size_.render(out, "crossrank_batch_size");
-  header(out, "crossrank_batch_tokens", "histogram", "Tokens per forward pass.");
-  batch_tokens_.render(out, "crossrank_batch_tokens");
-  header(out, "crossrank_queue_size", "gauge", "Pairs waiting for a forward pass.");
-  sample(out, "crossrank_queue_size", "", static_cast<double>(snap.queue_size));
-  header(out, "crossrank_pairs_in_flight", "gauge", "Admitted pairs not yet answered (limit: --max-concurrent-pairs).");
-  sample(out, "crossrank_pairs_in_flight", "", static_cast<double>(snap.pairs_in_flight));
-  header(out, "crossrank_cache_hits_total", "counter", "Score cache hits.");
-  sample(out, "crossrank_cache_hits_total", "", static_cast<double>(snap.cache_hits));
-  header(out, "crossrank_cache_misses_total", "counter", "Score cache misses.");
-  sample(out, "crossrank_cache_misses_total", "", static_cast<double>(snap.cache_misses));
-  header(out, "crossrank_cache_evictions_total", "counter", "Score cache LRU evictions.");
-  sample(out, "crossrank_cache_evictions_total", "", static_cast<double>(snap.cache_evictions));
-  header(out, "crossrank_cache_entries", "gauge", "Entries in the score cache.");
-  sample(out, "crossrank_cache_entries", "", static_cast<double>(snap.cache_entries));
-  header(out, "crossrank_cache_capacity_bytes", "gauge", "Score cache budget (--cache-mb).");
-  sample(out, "crossrank_cache_capacity_bytes", "", static_cast<double>(snap.cache_capacity_bytes));
+  header(out, "crossrank_pairs_total", "counter", "(query, passage) pairs of rerank requests by route and outcome.");
+  for (const auto& v : views) {
+    std::lock_guard<std::mutex> lock(v.metrics->mu_);
+    for (const auto& [k, n] : v.metrics->pairs_)
+      sample(out, "crossrank_pairs_total", with(v, "route=\"" + esc(k.first) + "\",outcome=\"" + esc(k.second) + "\""),
+             static_cast<double>(n));
+  }
+  header(out, "crossrank_batches_total", "counter", "Forward passes by outcome.");
+  for (const auto& v : views) {
+    std::lock_guard<std::mutex> lock(v.metrics->mu_);
+    for (const auto& [k, n] : v.metrics->batches_)
+      sample(out, "crossrank_batches_total", with(v, "outcome=\"" + esc(k) + "\""), static_cast<double>(n));
+  }
+  header(out, "crossrank_dropped_pairs_total", "counter", "Queued pairs dropped because their client went away.");
+  for (const auto& v : views) {
+    std::lock_guard<std::mutex> lock(v.metrics->mu_);
+    sample(out, "crossrank_dropped_pairs_total", ml(v), static_cast<double>(v.metrics->dropped_));
+  }
+  auto hist = [&](const char* name, const char* help, Histogram ServerMetrics::*h) {
+    header(out, name, "histogram", help);
+    for (const auto& v : views) (v.metrics->*h).render(out, name, ml(v));
+  };
+  hist("crossrank_request_duration_seconds", "End-to-end latency of successful rerank requests.",
+       &ServerMetrics::request_seconds_);
+  hist("crossrank_queue_duration_seconds", "Per pair: time from enqueue to the start of its forward pass.",
+       &ServerMetrics::queue_seconds_);
+  hist("crossrank_inference_duration_seconds", "Duration of each forward pass.", &ServerMetrics::inference_seconds_);
+  hist("crossrank_batch_size", "Pairs per forward pass.", &ServerMetrics::batch_size_);
+  hist("crossrank_batch_tokens", "Tokens per forward pass.", &ServerMetrics::batch_tokens_);
+  auto gauge = [&](const char* name, const char* type, const char* help, auto get) {
+    header(out, name, type, help);
+    for (const auto& v : views) sample(out, name, ml(v), static_cast<double>(get(v.snap)));
+  };
+  gauge("crossrank_queue_size", "gauge", "Pairs waiting for a forward pass.", [](const MetricsSnapshot& s) { return s.queue_size; });
+  gauge("crossrank_pairs_in_flight", "gauge", "Admitted pairs not yet answered (limit: --max-concurrent-pairs).",
+        [](const MetricsSnapshot& s) { return s.pairs_in_flight; });
+  gauge("crossrank_cache_hits_total", "counter", "Score cache hits.", [](const MetricsSnapshot& s) { return s.cache_hits; });
+  gauge("crossrank_cache_misses_total", "counter", "Score cache misses.",
+        [](const MetricsSnapshot& s) { return s.cache_misses; });
+  gauge("crossrank_cache_evictions_total", "counter", "Score cache LRU evictions.",
+        [](const MetricsSnapshot& s) { return s.cache_evictions; });
+  gauge("crossrank_cache_entries", "gauge", "Entries in the score cache.",
+        [](const MetricsSnapshot& s) { return s.cache_entries; });
+  gauge("crossrank_cache_capacity_bytes", "gauge", "Score cache budget (--cache-mb).",
+        [](const MetricsSnapshot& s) { return s.cache_capacity_bytes; });
+  gauge("crossrank_connections", "gauge", "Open HTTP connections.", [](const MetricsSnapshot& s) { return s.connections; });
   header(out, "crossrank_info", "gauge", "Build and model information.");
-  std::string labels;
-  for (const auto& [k, v] : info_labels_) {
-    if (!labels.empty()) labels += ',';
-    labels += k + "=\"" + esc(v) + "\"";
+  for (const auto& v : views) {
+    std::string labels;
+    for (const auto& [k, val] : v.metrics->info_labels_) {
+      if (!labels.empty()) labels += ',';
+      labels += k + "=\"" + esc(val) + "\"";
+    }
+    sample(out, "crossrank_info", with(v, labels), 1);
   }
-  sample(out, "crossrank_info", labels, 1);
   return out;
 }
 

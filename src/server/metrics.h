@@ -9,7 +9,9 @@
 //   crossrank_batches_total{outcome}            counter
 //   crossrank_dropped_pairs_total               counter  pairs of clients that went away
 //   crossrank_cache_{hits,misses,evictions}_total  counters; crossrank_cache_entries gauge
-//   crossrank_queue_size, crossrank_pairs_in_flight  gauges;  crossrank_info  gauge = 1
+//   crossrank_queue_size, crossrank_pairs_in_flight, crossrank_connections  gauges
+//   crossrank_info  gauge = 1
+// With several models every series carries model="NAME".
 // Outcomes: success, validation, empty, too_large, unauthorized, overloaded, backend,
 // dropped, unhealthy, internal.
 #include <cstdint>
@@ -28,8 +30,9 @@ class Histogram {
   // `bounds`: ascending upper bounds; a +Inf bucket is implied.
   explicit Histogram(std::vector<double> bounds);
   void observe(double v);
-  // Appends the _bucket/_sum/_count lines of metric `name`.
-  void render(std::string& out, const std::string& name) const;
+  // Appends the _bucket/_sum/_count lines of metric `name`, with `labels` (e.g.
+  // model="m", or "") on every line.
+  void render(std::string& out, const std::string& name, const std::string& labels = "") const;
   std::uint64_t count() const;
 
   // `n` bounds start, start*factor, ...
@@ -48,7 +51,19 @@ struct MetricsSnapshot {
   std::size_t queue_size = 0, pairs_in_flight = 0;
   std::uint64_t cache_hits = 0, cache_misses = 0, cache_evictions = 0;
   std::size_t cache_entries = 0, cache_capacity_bytes = 0;
+  std::size_t connections = 0;  // open HTTP connections (server-wide)
 };
+
+class ServerMetrics;
+// One model's metrics and point-in-time values, for render_metrics.
+struct MetricsView {
+  std::string model;
+  const ServerMetrics* metrics = nullptr;
+  MetricsSnapshot snap;
+};
+// The exposition text of several models: each family once, each series labelled
+// model="NAME" when there is more than one view (none with a single model).
+std::string render_metrics(const std::vector<MetricsView>& views);
 
 class ServerMetrics {
  public:
@@ -61,10 +76,11 @@ class ServerMetrics {
   // One forward pass (called from the batcher's worker).
   void observe_batch(const BatchStats& st);
   void count_dropped(std::size_t pairs);
-  // The exposition text.
+  // The exposition text (render_metrics of this one model).
   std::string render(const MetricsSnapshot& snap) const;
 
  private:
+  friend std::string render_metrics(const std::vector<MetricsView>& views);
   mutable std::mutex mu_;
   std::map<std::pair<std::string, std::string>, std::uint64_t> requests_, pairs_;
   std::map<std::string, std::uint64_t> batches_;

@@ -1,6 +1,12 @@
 // The OpenAPI 3.0 document served at GET /openapi.json (and TEI's /api-doc/openapi.json).
+// Request schemas are generated from request_fields() (src/server/api.h), the table the
+// decoder validates with, so what the document accepts is what the server accepts:
+// optional fields are nullable (null = absent, as the decoder treats it), integers carry
+// the decoder's maxima, the query its byte limit. Error responses declare the shape each
+// route really sends (/rerank: TEI or, for a documents body, Infinity's).
 #include <nlohmann/json.hpp>
 
+#include "server/api.h"
 #include "server/server.h"
 
 namespace crossrank {
@@ -10,69 +16,94 @@ using nlohmann::json;
 namespace {
 
 json ref(const std::string& name) { return {{"$ref", "#/components/schemas/" + name}}; }
-
 json json_content(const json& schema) { return {{"application/json", {{"schema", schema}}}}; }
+json any_of(std::initializer_list<json> l) {
+  json a = json::array();
+  for (const json& x : l) a.push_back(x);
+  return {{"anyOf", a}};
+}
 
-json error_responses(const std::string& err, bool auth) {
+bool reads(const FieldSpec& f, Dialect d) { return (f.dialects >> static_cast<unsigned>(d)) & 1u; }
+
+json documents_schema(Dialect d, const ServerOptions& opts) {
+  json item_string = {{"type", "string"}, {"minLength", 1}};
+  json items = item_string;
+  if (d != Dialect::kTei)
+    items = {{"oneOf", json::array({item_string,
+                                    {{"type", "object"},
+                                     {"required", json::array({"text"})},
+                                     {"properties", {{"text", item_string}}}}})}};
+  return {{"type", "array"}, {"minItems", 1}, {"maxItems", opts.max_client_batch_size}, {"items", items}};
+}
+
+json field_schema(const FieldSpec& f, Dialect d, const ServerOptions& opts, const std::vector<std::string>& models) {
+  json s;
+  switch (f.type) {
+    case FieldType::kString:
+      s = {{"type", "string"}};
+      if (f.min > 0) s["minLength"] = f.min;
+      if (std::string_view(f.name) == "query") s["maxLength"] = static_cast<std::int64_t>(opts.max_length) * 250;
+      if (std::string_view(f.name) == "model" && models.size() > 1) s["enum"] = models;
+      break;
+    case FieldType::kBool: s = {{"type", "boolean"}}; break;
+    case FieldType::kInteger: s = {{"type", "integer"}, {"minimum", f.min}, {"maximum", f.max}}; break;
+    case FieldType::kEnum: s = {{"type", "string"}, {"enum", f.values}}; break;
+    case FieldType::kDocuments: s = documents_schema(d, opts); break;
+  }
+  if (!f.required) {
+    s["nullable"] = true;
+    // OpenAPI 3.0: an enum lists every valid value, null included (schemathesis ST201).
+    if (s.contains("enum")) s["enum"].push_back(nullptr);
+  }
+  if (f.default_json) s["default"] = json::parse(f.default_json);
+  if (*f.description) s["description"] = f.description;
+  return s;
+}
+
+// The request schema of dialect `d`, from request_fields().
+json request_schema(Dialect d, const ServerOptions& opts, const std::vector<std::string>& models) {
+  json props = json::object(), required = json::array();
+  for (const FieldSpec& f : request_fields()) {
+    if (!reads(f, d)) continue;
+    props[f.name] = field_schema(f, d, opts, models);
+    if (f.required) required.push_back(f.name);
+  }
+  return {{"type", "object"}, {"required", required}, {"properties", props}};
+}
+
+json error_responses(const json& err, bool auth, bool model_routing) {
   json r = {
-      {"400", {{"description", "Empty document list (`Empty`)"}, {"content", json_content(ref(err))}}},
-      {"413", {{"description", "Body over --payload-limit"}, {"content", json_content(ref(err))}}},
+      {"400", {{"description", "Empty document list, or malformed HTTP"}, {"content", json_content(err)}}},
+      {"405", {{"description", "Method not allowed (Allow header)"}, {"content", json_content(err)}}},
+      {"408", {{"description", "Request head or body not received in time"}, {"content", json_content(err)}}},
+      {"413", {{"description", "Body over --payload-limit"}, {"content", json_content(err)}}},
       {"422",
-       {{"description", "Validation: malformed JSON, invalid UTF-8, wrong field type (named), too many documents, "
-                        "empty query/document, query over 250 bytes per token of --max-length, over-long input with "
-                        "truncate=false"},
-        {"content", json_content(ref(err))}}},
-      {"424", {{"description", "Backend (inference) failure"}, {"content", json_content(ref(err))}}},
+       {{"description", "Validation: malformed JSON, invalid UTF-8, a field of the wrong type or out of range (named), "
+                        "too many documents, empty query/document, over-long input with truncate=false"},
+        {"content", json_content(err)}}},
+      {"424", {{"description", "Backend (inference) failure"}, {"content", json_content(err)}}},
       {"429",
        {{"description", "Overloaded: pairs in flight would exceed --max-concurrent-pairs (Retry-After: 1)"},
         {"headers", {{"Retry-After", {{"schema", {{"type", "integer"}}}}}}},
-        {"content", json_content(ref(err))}}},
-      {"503", {{"description", "Shutting down"}, {"content", json_content(ref(err))}}},
+        {"content", json_content(err)}}},
+      {"503", {{"description", "Warming up or shutting down"}, {"content", json_content(err)}}},
   };
-  if (auth) r["401"] = {{"description", "Missing or wrong API key"}, {"content", json_content(ref(err))}};
+  if (auth) r["401"] = {{"description", "Missing or wrong API key"}, {"content", json_content(err)}};
+  if (model_routing) r["404"] = {{"description", "Unknown model"}, {"content", json_content(err)}};
   return r;
-}
-
-json documents_schema() {
-  return {{"type", "array"},
-          {"minItems", 1},
-          {"items",
-           {{"oneOf",
-             json::array({{{"type", "string"}, {"minLength", 1}},
-                          {{"type", "object"},
-                           {"required", json::array({"text"})},
-                           {"properties", {{"text", {{"type", "string"}, {"minLength", 1}}}}}}})}}}};
 }
 
 }  // namespace
 
-std::string openapi_document(const ServerOptions& opts, const std::string& model) {
+std::string openapi_document(const ServerOptions& opts, const std::vector<std::string>& models) {
   const bool auth = !opts.api_key.empty();
+  const bool routing = models.size() > 1;
+  const std::string model = models.empty() ? "" : models[0];
   json schemas;
-  schemas["TeiRerankRequest"] = {
-      {"type", "object"},
-      {"required", json::array({"query", "texts"})},
-      {"properties",
-       {{"query", {{"type", "string"}, {"minLength", 1}, {"example", "What is Deep Learning?"}}},
-        {"texts",
-         {{"type", "array"},
-          {"minItems", 1},
-          {"maxItems", opts.max_client_batch_size},
-          {"items", {{"type", "string"}, {"minLength", 1}}},
-          {"example", json::array({"Deep Learning is ...", "cheese is made of milk"})}}},
-        {"raw_scores", {{"type", "boolean"}, {"default", false}, {"description", "raw logits instead of sigmoid"}}},
-        {"return_text", {{"type", "boolean"}, {"default", false}}},
-        {"truncate",
-         {{"type", "boolean"},
-          {"nullable", true},
-          {"default", true},
-          {"description", "false: inputs longer than max_input_length are rejected (422)"}}},
-        {"truncation_direction",
-         {{"type", "string"},
-          {"enum", json::array({"right", "Right", "left", "Left"})},
-          {"default", "right"},
-          {"description", "only right is supported (left -> 422)"}}},
-        {"top_n", {{"type", "integer"}, {"minimum", 0}, {"description", "extension: keep the best n (0 = all)"}}}}}};
+  schemas["TeiRerankRequest"] = request_schema(Dialect::kTei, opts, models);
+  schemas["InfinityRerankRequest"] = request_schema(Dialect::kInfinity, opts, models);
+  schemas["CohereRerankRequest"] = request_schema(Dialect::kCohere, opts, models);
+  schemas["JinaRerankRequest"] = request_schema(Dialect::kJina, opts, models);
   schemas["TeiRank"] = {{"type", "object"},
                         {"required", json::array({"index", "score"})},
                         {"properties",
@@ -80,94 +111,78 @@ std::string openapi_document(const ServerOptions& opts, const std::string& model
                           {"score", {{"type", "number"}}},
                           {"text", {{"type", "string"}}}}}};
   schemas["TeiRerankResponse"] = {{"type", "array"}, {"items", ref("TeiRank")}};
-  schemas["TeiError"] = {
-      {"type", "object"},
-      {"required", json::array({"error", "error_type"})},
-      {"properties",
-       {{"error", {{"type", "string"}}},
-        {"error_type",
-         {{"type", "string"},
-          {"enum", json::array({"Validation", "Empty", "PayloadTooLarge", "Unauthorized", "NotFound", "Overloaded",
-                                "Backend", "Unhealthy", "Internal"})}}}}}};
-  schemas["CohereRerankRequest"] = {
-      {"type", "object"},
-      {"required", json::array({"query", "documents"})},
-      {"properties",
-       {{"model", {{"type", "string"}, {"example", model}, {"description", "accepted, not checked"}}},
-        {"query", {{"type", "string"}, {"minLength", 1}}},
-        {"documents", documents_schema()},
-        {"top_n", {{"type", "integer"}, {"minimum", 0}, {"description", "0 or absent = all"}}},
-        {"max_tokens_per_doc", {{"type", "integer"}, {"minimum", 1}}},
-        {"return_documents", {{"type", "boolean"}, {"default", false}}}}}};
-  json result = {{"type", "object"},
-                 {"required", json::array({"index", "relevance_score"})},
-                 {"properties",
-                  {{"index", {{"type", "integer"}, {"minimum", 0}}},
-                   {"relevance_score", {{"type", "number"}, {"description", "sigmoid of the logit"}}},
-                   {"document", {{"type", "object"}, {"properties", {{"text", {{"type", "string"}}}}}}}}}};
-  schemas["RerankResult"] = result;
+  json usage = {{"type", "object"},
+                {"required", json::array({"total_tokens"})},
+                {"properties", {{"total_tokens", {{"type", "integer"}}}, {"prompt_tokens", {{"type", "integer"}}}}}};
+  auto result = [](const json& document) {
+    return json{{"type", "object"},
+                {"required", json::array({"index", "relevance_score"})},
+                {"properties",
+                 {{"index", {{"type", "integer"}, {"minimum", 0}}},
+                  {"relevance_score", {{"type", "number"}, {"description", "sigmoid of the logit unless raw_scores"}}},
+                  {"document", document}}}};
+  };
+  json text_doc = {{"type", "object"}, {"required", json::array({"text"})}, {"properties", {{"text", {{"type", "string"}}}}}};
+  schemas["RerankResult"] = result(text_doc);
+  schemas["InfinityRerankResult"] = result({{"type", "string"}});
   schemas["CohereRerankResponse"] = {
       {"type", "object"},
       {"required", json::array({"id", "results", "meta"})},
       {"properties",
        {{"id", {{"type", "string"}}},
         {"results", {{"type", "array"}, {"items", ref("RerankResult")}}},
-        {"meta",
-         {{"type", "object"},
-          {"properties",
-           {{"api_version", {{"type", "object"}}},
-            {"billed_units", {{"type", "object"}}},
-            {"tokens",
-             {{"type", "object"},
-              {"properties", {{"input_tokens", {{"type", "integer"}}}, {"output_tokens", {{"type", "integer"}}}}}}}}}}}}}};
-  schemas["JinaRerankRequest"] = {
-      {"type", "object"},
-      {"required", json::array({"query", "documents"})},
-      {"properties",
-       {{"model", {{"type", "string"}, {"example", model}}},
-        {"query", {{"type", "string"}, {"minLength", 1}}},
-        {"documents", documents_schema()},
-        {"top_n", {{"type", "integer"}, {"minimum", 0}}},
-        {"return_documents", {{"type", "boolean"}, {"default", true}}}}}};
-  schemas["JinaRerankResponse"] = {
-      {"type", "object"},
-      {"required", json::array({"model", "usage", "results"})},
-      {"properties",
-       {{"id", {{"type", "string"}}},
-        {"model", {{"type", "string"}}},
-        {"usage",
-         {{"type", "object"},
-          {"properties", {{"total_tokens", {{"type", "integer"}}}, {"prompt_tokens", {{"type", "integer"}}}}}}},
-        {"results", {{"type", "array"}, {"items", ref("RerankResult")}}},
         {"meta", {{"type", "object"}}}}}};
-  schemas["CohereError"] = {
+  schemas["JinaRerankResponse"] = {{"type", "object"},
+                                   {"required", json::array({"model", "usage", "results"})},
+                                   {"properties",
+                                    {{"id", {{"type", "string"}}},
+                                     {"model", {{"type", "string"}}},
+                                     {"usage", usage},
+                                     {"results", {{"type", "array"}, {"items", ref("RerankResult")}}},
+                                     {"meta", {{"type", "object"}}}}}};
+  schemas["InfinityRerankResponse"] = {
       {"type", "object"},
-      {"required", json::array({"message", "error"})},
+      {"required", json::array({"object", "results", "model", "usage", "id", "created"})},
       {"properties",
-       {{"message", {{"type", "string"}}},
-        {"error",
-         {{"type", "object"},
-          {"properties",
-           {{"message", {{"type", "string"}}}, {"type", {{"type", "string"}}}, {"code", {{"type", "integer"}}}}}}}}}};
+       {{"object", {{"type", "string"}, {"enum", json::array({"rerank"})}}},
+        {"id", {{"type", "string"}}},
+        {"created", {{"type", "integer"}}},
+        {"model", {{"type", "string"}}},
+        {"usage", usage},
+        {"results", {{"type", "array"}, {"items", ref("InfinityRerankResult")}}}}}};
+  schemas["TeiError"] = {{"type", "object"},
+                         {"required", json::array({"error", "error_type"})},
+                         {"properties", {{"error", {{"type", "string"}}}, {"error_type", {{"type", "string"}}}}}};
+  json err_obj = {{"type", "object"},
+                  {"required", json::array({"message", "type", "code"})},
+                  {"properties",
+                   {{"message", {{"type", "string"}}}, {"type", {{"type", "string"}}}, {"code", {{"type", "integer"}}}}}};
+  schemas["CohereError"] = {{"type", "object"},
+                            {"required", json::array({"message", "error"})},
+                            {"properties", {{"message", {{"type", "string"}}}, {"error", err_obj}}}};
+  schemas["JinaError"] = {
+      {"type", "object"},
+      {"required", json::array({"message", "error", "detail"})},
+      {"properties", {{"message", {{"type", "string"}}}, {"error", err_obj}, {"detail", {{"type", "string"}}}}}};
   schemas["Info"] = {{"type", "object"}, {"additionalProperties", true}};
 
   json paths;
   json sec = auth ? json::array({{{"bearer", json::array()}}}) : json::array();
+  // /rerank and its aliases: TEI body ("texts"), or Infinity's ("documents").
   json tei_op = {
-      {"summary", "Rerank (TEI). A body with `documents` and no `texts` is answered in the Jina shape."},
+      {"summary", "Rerank (TEI). A body with `documents` and no `texts` is answered in Infinity's shape."},
       {"tags", json::array({"rerank"})},
       {"requestBody",
        {{"required", true},
-        {"content", json_content({{"oneOf", json::array({ref("TeiRerankRequest"), ref("JinaRerankRequest")})}})}}},
-      {"responses", error_responses("TeiError", auth)},
+        {"content", json_content(any_of({ref("TeiRerankRequest"), ref("InfinityRerankRequest")}))}}},
+      {"responses", error_responses(any_of({ref("TeiError"), ref("JinaError")}), auth, false)},
       {"security", sec}};
   tei_op["responses"]["200"] = {
       {"description", "Documents sorted by score, highest first"},
-      {"content", json_content({{"oneOf", json::array({ref("TeiRerankResponse"), ref("JinaRerankResponse")})}})}};
+      {"content", json_content(any_of({ref("TeiRerankResponse"), ref("InfinityRerankResponse")}))}};
+  if (routing) tei_op["responses"]["404"] = {{"description", "Unknown model"}, {"content", json_content(ref("TeiError"))}};
   paths["/rerank"]["post"] = tei_op;
   paths["/rerank"]["post"]["operationId"] = "rerank";
-  paths["/"]["post"] = tei_op;
-  paths["/"]["post"]["operationId"] = "rerank_root";
   paths["/invocations"]["post"] = tei_op;
   paths["/invocations"]["post"]["operationId"] = "rerank_invocations";
   paths["/v2/rerank"]["post"] = {
@@ -175,7 +190,7 @@ std::string openapi_document(const ServerOptions& opts, const std::string& model
       {"operationId", "rerank_cohere_v2"},
       {"tags", json::array({"rerank"})},
       {"requestBody", {{"required", true}, {"content", json_content(ref("CohereRerankRequest"))}}},
-      {"responses", error_responses("CohereError", auth)},
+      {"responses", error_responses(ref("CohereError"), auth, routing)},
       {"security", sec}};
   paths["/v2/rerank"]["post"]["responses"]["200"] = {{"description", "Sorted results"},
                                                      {"content", json_content(ref("CohereRerankResponse"))}};
@@ -184,25 +199,39 @@ std::string openapi_document(const ServerOptions& opts, const std::string& model
       {"operationId", "rerank_jina"},
       {"tags", json::array({"rerank"})},
       {"requestBody", {{"required", true}, {"content", json_content(ref("JinaRerankRequest"))}}},
-      {"responses", error_responses("CohereError", auth)},
+      {"responses", error_responses(ref("JinaError"), auth, false)},
       {"security", sec}};
   paths["/v1/rerank"]["post"]["responses"]["200"] = {{"description", "Sorted results"},
                                                      {"content", json_content(ref("JinaRerankResponse"))}};
-  paths["/health"]["get"] = {
-      {"summary", "200 with an empty body once the model is loaded and warmed up; 503 before and during shutdown"},
-      {"operationId", "health"},
-      {"tags", json::array({"ops"})},
-      {"responses",
-       {{"200", {{"description", "healthy"}}},
-        {"503", {{"description", "unhealthy"}, {"content", json_content(ref("TeiError"))}}}}}};
+  json health = {{"tags", json::array({"ops"})},
+                 {"responses",
+                  {{"200", {{"description", "healthy (empty body)"}}},
+                   {"503", {{"description", "unhealthy"}, {"content", json_content(ref("TeiError"))}}}}}};
+  paths["/health"]["get"] = health;
+  paths["/health"]["get"]["summary"] = "200 once the models are loaded and warmed up; 503 before and during shutdown";
+  paths["/health"]["get"]["operationId"] = "health";
+  paths["/"]["get"] = health;
+  paths["/"]["get"]["summary"] = "Same as /health";
+  paths["/"]["get"]["operationId"] = "health_root";
+  paths["/"]["post"] = tei_op;
+  paths["/"]["post"]["operationId"] = "rerank_root";
+  json info_params = json::array({{{"name", "model"},
+                                   {"in", "query"},
+                                   {"required", false},
+                                   {"schema", {{"type", "string"}, {"enum", models}}}}});
   paths["/info"]["get"] = {
-      {"summary", "Model, dtype, backend, limits and version (TEI /info fields where they apply)"},
+      {"summary", "Model, dtype, backend, limits and version (TEI /info fields); ?model=NAME for another model"},
       {"operationId", "info"},
       {"tags", json::array({"ops"})},
       {"security", sec},
-      {"responses", {{"200", {{"description", "info"}, {"content", json_content(ref("Info"))}}}}}};
+      {"parameters", info_params},
+      {"responses",
+       {{"200", {{"description", "info"}, {"content", json_content(ref("Info"))}}},
+        {"404", {{"description", "no such model"}, {"content", json_content(ref("TeiError"))}}}}}};
+  if (auth) paths["/info"]["get"]["responses"]["401"] = {{"description", "Missing or wrong API key"},
+                                                          {"content", json_content(ref("TeiError"))}};
   paths["/metrics"]["get"] = {
-      {"summary", "Prometheus metrics (text format 0.0.4)"},
+      {"summary", "Prometheus metrics (text format 0.0.4), per model"},
       {"operationId", "metrics"},
       {"tags", json::array({"ops"})},
       {"responses", {{"200", {{"description", "metrics"}, {"content", {{"text/plain", {{"schema", {{"type", "string"}}}}}}}}}}}};
@@ -216,8 +245,9 @@ std::string openapi_document(const ServerOptions& opts, const std::string& model
               {"info",
                {{"title", "crossrank rerank server"},
                 {"version", version()},
-                {"description", "Cross-encoder reranking with TEI, Cohere v2 and Jina compatible routes. Scores are "
-                                "sigmoid(logit) computed in double unless raw_scores (TEI) is set."}}},
+                {"description", "Cross-encoder reranking with TEI, Cohere, Jina and Infinity compatible routes. Scores "
+                                "are sigmoid(logit) computed in double unless raw_scores is set. Default model: " +
+                                    model + "."}}},
               {"servers", json::array({{{"url", "/"}}})},
               {"paths", paths},
               {"components", {{"schemas", schemas}}}};

@@ -1,11 +1,23 @@
-// The rerank server: routes, admission control, tokenization on the request thread,
-// cache lookups, hand-off to the batcher, client-disconnect detection, error mapping.
+// The rerank server: routing, admission control, request preparation (JSON, cache
+// lookups, tokenization) on a small worker pool, hand-off to each model's batcher, and
+// completion by the batcher's callback. Threads:
+//   I/O (HttpServer)   sockets, framing, deadlines, and everything decided from the head
+//                      alone: routes, methods, auth, overload refusals, GET routes.
+//   prep pool          rerank bodies: parse, decode, encode pairs, cache; and responses.
+//   batch worker       one per model: forward passes only.
+// so /health and /metrics never wait behind a tokenizer or a forward pass, and refusing a
+// request (429) never parses its body.
 #include "server/server.h"
 
 #include <omp.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
+#include <boost/asio/post.hpp>
+#include <boost/asio/thread_pool.hpp>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
@@ -15,13 +27,12 @@
 #include <random>
 #include <thread>
 
-#include "batch/encode.h"
-#include "model/config.h"
 #include "scheduler/batcher.h"
 #include "scheduler/score_cache.h"
 #include "server/api.h"
+#include "server/errors.h"
+#include "server/http.h"
 #include "server/metrics.h"
-#include "server/third_party/httplib.h"
 #include "util/error.h"
 #include "util/log.h"
 
@@ -63,24 +74,17 @@ bool constant_time_equal(std::string_view a, std::string_view b) {
   return diff == 0;
 }
 
-std::string outcome_of(int status) {
-  switch (status) {
-    case 400: return "empty";
-    case 401: return "unauthorized";
-    case 413: return "too_large";
-    case 422: return "validation";
-    case 424: return "backend";
-    case 429: return "overloaded";
-    case 499: return "dropped";
-    case 503: return "unhealthy";
-    default: return status < 400 ? "success" : "internal";
-  }
-}
-
 // Dialect of error bodies for a path when the body could not be looked at.
 Dialect dialect_of_path(const std::string& path) {
-  if (path.rfind("/v1/", 0) == 0 || path.rfind("/v2/", 0) == 0) return path[2] == '2' ? Dialect::kCohere : Dialect::kJina;
+  if (path == "/v2/rerank") return Dialect::kCohere;
+  if (path == "/v1/rerank") return Dialect::kJina;
   return Dialect::kTei;
+}
+
+std::optional<Dialect> fixed_dialect(const std::string& path) {
+  if (path == "/v2/rerank") return Dialect::kCohere;
+  if (path == "/v1/rerank") return Dialect::kJina;
+  return std::nullopt;
 }
 
 bool is_rerank_route(const std::string& path) {
@@ -89,149 +93,333 @@ bool is_rerank_route(const std::string& path) {
   return false;
 }
 
+bool is_get_route(const std::string& path) {
+  return path == "/health" || path == "/" || path == "/info" || path == "/metrics" || path == "/openapi.json" ||
+         path == "/api-doc/openapi.json";
+}
+
+HttpResponse json_response(int status, std::string body) {
+  HttpResponse r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
+
+HttpResponse error_response(Dialect d, const ApiError& e) {
+  HttpResponse r = json_response(e.status, encode_error(d, e));
+  r.headers = error_headers(e.status);
+  return r;
+}
+
+std::string base_name(const std::string& n) {
+  if (n.rfind("synthetic:", 0) == 0) return n;
+  std::filesystem::path p(n);
+  if (!p.has_filename()) p = p.parent_path();
+  return p.filename().string().empty() ? n : p.filename().string();
+}
+
+// Lowers the calling thread's scheduling weight (Linux: nice is per thread). The request
+// workers run at +5 so that, when clients saturate the CPU, the batch worker (nice 0)
+// keeps running passes instead of sharing the cores equally with JSON and tokenization.
+void lower_thread_priority(int delta) {
+  const pid_t tid = static_cast<pid_t>(syscall(SYS_gettid));
+  errno = 0;
+  const int cur = getpriority(PRIO_PROCESS, static_cast<id_t>(tid));
+  if (errno == 0) setpriority(PRIO_PROCESS, static_cast<id_t>(tid), std::min(19, cur + delta));
+}
+
 }  // namespace
 
-struct Server::Impl {
-  Impl(Engine& e, ServerOptions o);
+// One served model: its engine, batcher, cache and metrics.
+struct ModelSlot {
+  std::string name;
+  Engine* engine = nullptr;
+  int max_length = 0, max_batch_tokens = 0;
+  std::string settings_base;  // cache key prefix: model, truncation mode, max_length
+  std::unique_ptr<ScoreCache> cache;
+  std::unique_ptr<ServerMetrics> metrics;
+  std::unique_ptr<Batcher> batcher;
+  std::atomic<std::size_t> in_flight{0};  // this model's share of the admitted pairs
+};
+
+// Admission permits of one request (pairs in flight), returned once: before its response
+// is written (so that the client's next request finds them free) or, on every other
+// path, when the job is destroyed.
+struct Permits {
+  Permits(std::atomic<std::size_t>& c, std::atomic<std::size_t>& per_model, std::size_t n)
+      : counter(c), model_counter(per_model), n(n) {
+    model_counter += n;
+  }
+  ~Permits() { release(); }
+  void release() {
+    if (!released.exchange(true)) {
+      counter -= n;
+      model_counter -= n;
+    }
+  }
+  std::atomic<std::size_t>& counter;
+  std::atomic<std::size_t>& model_counter;
+  std::size_t n;
+  std::atomic<bool> released{false};
+};
+
+// The state of one rerank request between its hand-off to the batcher and its response.
+struct RerankCall {
+  std::shared_ptr<Permits> permits;
+  Responder respond;
+  std::string route;
+  Dialect dialect = Dialect::kTei;
+  RerankRequest req;
+  ModelSlot* model = nullptr;
+  std::shared_ptr<Job> job;
+  std::vector<CacheKey> keys;
+  std::vector<float> logits;
+  std::vector<std::int32_t> tokens;
+  std::vector<char> cached;
+  std::size_t hits = 0;
+  Clock::time_point t0, t_tok;
+  std::atomic<bool> finished{false};
+  explicit RerankCall(Responder r) : respond(std::move(r)) {}
+};
+
+struct Server::Impl final : HttpHandler {
+  Impl(std::vector<ServedModel> models, ServerOptions o);
 
   int start();
   void stop();
-  void setup_routes();
-  void warm_up();
-  void handle_rerank(const httplib::Request& req, httplib::Response& res, const std::string& route,
-                     std::optional<Dialect> fixed);
-  void check_auth(const httplib::Request& req) const;
-  // Encodes document i of r with the request's truncation settings (see the .cc notes).
-  EncodedPair encode_doc(const RerankRequest& r, std::size_t i) const;
-  std::string info_json() const;
-  MetricsSnapshot snapshot() const;
+  void warm_up(ModelSlot& m);
 
-  Engine& engine_;
+  // HttpHandler
+  std::optional<HttpResponse> on_head(const HttpRequest& head) override;
+  void on_request(HttpRequest req, Responder respond) override;
+  HttpResponse on_error(int status, const std::string& message, const std::string& path) override;
+
+  void handle_rerank(const HttpRequest& req, const Responder& respond);
+  void finish_rerank(const std::shared_ptr<RerankCall>& call);
+  void count(const ModelSlot* m, const std::string& route, int status, std::size_t pairs, double seconds);
+  std::optional<ApiError> check_auth(const HttpRequest& req) const;
+  ModelSlot& route_model(const RerankRequest& r, Dialect d);
+  ScoreOptions score_options(const ModelSlot& m, const RerankRequest& r) const;
+  std::string info_json(const ModelSlot& m) const;
+  MetricsSnapshot snapshot(const ModelSlot& m) const;
+
   ServerOptions opts_;
-  std::string settings_base_;  // cache key prefix: model, truncation mode, max_length
-  ScoreCache cache_;
-  ServerMetrics metrics_;
-  std::unique_ptr<Batcher> batcher_;
-  httplib::Server http_;
-  std::thread listen_thread_;
+  std::vector<std::unique_ptr<ModelSlot>> models_;
+  std::unique_ptr<HttpServer> http_;
+  std::unique_ptr<boost::asio::thread_pool> prep_;
   std::atomic<bool> ready_{false};
   bool started_ = false, stopped_ = false;
   std::mutex lifecycle_mu_;
   std::atomic<std::size_t> in_flight_{0};
   int port_ = -1;
   std::string openapi_;
+  std::string overload_tei_, overload_cohere_, overload_jina_;
 };
 
-Server::Impl::Impl(Engine& e, ServerOptions o)
-    : engine_(e),
-      opts_(std::move(o)),
-      cache_(opts_.cache_mb << 20),
-      metrics_(std::vector<std::string>(std::begin(kRerankRoutes), std::end(kRerankRoutes)),
-               {{"version", version()},
-                {"model", e.info().name},
-                {"dtype", to_string(e.dtype())},
-                {"backend", to_string(e.backend())}}) {
-  const ModelInfo& mi = e.info();
-  if (opts_.max_length == 0) opts_.max_length = std::min(512, mi.max_length);
-  check(opts_.max_length >= 8 && opts_.max_length <= mi.max_length,
-        "--max-length " + std::to_string(opts_.max_length) + " outside [8, " + std::to_string(mi.max_length) +
-            "] (the model's limit)");
-  if (opts_.max_batch_tokens == 0)
-    opts_.max_batch_tokens = std::max(e.preferred_batch_tokens(), opts_.max_length);
-  check(opts_.max_batch_tokens >= opts_.max_length,
-        "--max-batch-tokens " + std::to_string(opts_.max_batch_tokens) + " is below --max-length " +
-            std::to_string(opts_.max_length) + ": a full-length pair could never run");
+Server::Impl::Impl(std::vector<ServedModel> models, ServerOptions o) : opts_(std::move(o)) {
+  check(!models.empty(), "no model to serve");
+  for (const ServedModel& sm : models) {
+    check(sm.engine != nullptr, "model '" + sm.name + "' has no engine");
+    auto m = std::make_unique<ModelSlot>();
+    Engine& e = *sm.engine;
+    const ModelInfo& mi = e.info();
+    m->engine = &e;
+    m->name = sm.name.empty() ? (opts_.served_model_name.empty() || models.size() > 1 ? base_name(mi.name)
+                                                                                    : opts_.served_model_name)
+                              : sm.name;
+    for (const auto& other : models_)
+      check(other->name != m->name, "model name '" + m->name + "' given twice (--model NAME=DIR names must be unique)");
+    m->max_length = opts_.max_length == 0 ? std::min(512, mi.max_length) : opts_.max_length;
+    check(m->max_length >= 8 && m->max_length <= mi.max_length,
+          "--max-length " + std::to_string(m->max_length) + " outside [8, " + std::to_string(mi.max_length) +
+              "] (the limit of model " + m->name + ")");
+    m->max_batch_tokens =
+        opts_.max_batch_tokens == 0 ? std::max(e.preferred_batch_tokens(), m->max_length) : opts_.max_batch_tokens;
+    check(m->max_batch_tokens >= m->max_length,
+          "--max-batch-tokens " + std::to_string(m->max_batch_tokens) + " is below --max-length " +
+              std::to_string(m->max_length) + ": a full-length pair could never run");
+    m->settings_base = mi.name + "|" + to_string(opts_.truncation) + "|" + std::to_string(m->max_length);
+    m->cache = std::make_unique<ScoreCache>(opts_.cache_mb << 20);
+    m->metrics = std::make_unique<ServerMetrics>(
+        std::vector<std::string>(std::begin(kRerankRoutes), std::end(kRerankRoutes)),
+        std::vector<std::pair<std::string, std::string>>{{"version", version()},
+                                                         {"model", mi.name},
+                                                         {"dtype", to_string(e.dtype())},
+                                                         {"backend", to_string(e.backend())}});
+    models_.push_back(std::move(m));
+  }
+  // The effective options are the first (default) model's.
+  opts_.max_length = models_[0]->max_length;
+  opts_.max_batch_tokens = models_[0]->max_batch_tokens;
+  if (opts_.served_model_name.empty() || models_.size() > 1) opts_.served_model_name = models_[0]->name;
   check(opts_.max_batch_requests >= 0, "--max-batch-requests must be >= 0");
   check(opts_.max_client_batch_size >= 1, "--max-client-batch-size must be >= 1");
   check(opts_.max_concurrent_pairs >= opts_.max_client_batch_size,
         "--max-concurrent-pairs " + std::to_string(opts_.max_concurrent_pairs) + " is below --max-client-batch-size " +
             std::to_string(opts_.max_client_batch_size) + ": the largest request could never be admitted");
   check(opts_.payload_limit >= 64, "--payload-limit must be >= 64 bytes");
-  if (opts_.http_threads <= 0)
-    opts_.http_threads = std::max(64, 4 * static_cast<int>(std::max(1u, std::thread::hardware_concurrency())));
-  if (opts_.served_model_name.empty()) {
-    const std::string& n = mi.name;
-    if (n.rfind("synthetic:", 0) == 0) {
-      opts_.served_model_name = n;
-    } else {
-      std::filesystem::path p(n);
-      if (!p.has_filename()) p = p.parent_path();
-      opts_.served_model_name = p.filename().string().empty() ? n : p.filename().string();
-    }
+  check(opts_.max_connections >= 1, "--max-connections must be >= 1");
+  check(opts_.header_timeout_s > 0 && opts_.body_timeout_s > 0, "request timeouts must be > 0");
+  check(opts_.reject_delay_ms >= 0, "--reject-delay-ms must be >= 0");
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  if (opts_.http_threads <= 0) opts_.http_threads = 2;
+  if (opts_.prep_threads <= 0) opts_.prep_threads = std::max(2, cores);
+  std::vector<std::string> names;
+  for (const auto& m : models_) names.push_back(m->name);
+  openapi_ = openapi_document(opts_, names);
+  const std::string msg = "Model is overloaded: --max-concurrent-pairs " + std::to_string(opts_.max_concurrent_pairs) +
+                          " pairs in flight; retry after the Retry-After delay";
+  overload_tei_ = encode_error(Dialect::kTei, ApiError(429, "Overloaded", msg));
+  overload_cohere_ = encode_error(Dialect::kCohere, ApiError(429, "Overloaded", msg));
+  overload_jina_ = encode_error(Dialect::kJina, ApiError(429, "Overloaded", msg));
+}
+
+std::optional<ApiError> Server::Impl::check_auth(const HttpRequest& req) const {
+  if (opts_.api_key.empty()) return std::nullopt;
+  const std::string_view h = req.header("authorization");
+  const std::string_view prefix = "Bearer ";
+  if (h.size() < prefix.size() || h.substr(0, prefix.size()) != prefix ||
+      !constant_time_equal(h.substr(prefix.size()), opts_.api_key))
+    return ApiError(401, "Unauthorized", h.empty() ? "missing `Authorization: Bearer <key>` header" : "invalid API key");
+  return std::nullopt;
+}
+
+// Requests refused before their model is known (head refusals, bad bodies) count on the
+// default model.
+void Server::Impl::count(const ModelSlot* m, const std::string& route, int status, std::size_t pairs, double seconds) {
+  (m ? *m : *models_[0]).metrics->count_request(route, outcome_of(status), pairs, seconds);
+}
+
+// ---- head-time decisions (I/O thread) ----
+
+std::optional<HttpResponse> Server::Impl::on_head(const HttpRequest& head) {
+  const std::string& path = head.path;
+  const bool rerank = is_rerank_route(path), get = is_get_route(path);
+  if (!rerank && !get)
+    return error_response(dialect_of_path(path), ApiError(404, "NotFound", "no route for " + head.method + " " + path));
+  const bool is_get = head.method == "GET" || head.method == "HEAD";
+  if ((rerank && head.method == "POST" && !(path == "/" && is_get)) || (get && is_get)) {
+    // allowed
+  } else {
+    std::string allow = rerank && get ? "GET, HEAD, POST" : rerank ? "POST" : "GET, HEAD";
+    HttpResponse r = error_response(dialect_of_path(path),
+                                    ApiError(405, "Validation", "method " + head.method + " not allowed on " + path +
+                                                                    " (allowed: " + allow + ")"));
+    r.headers.emplace_back("Allow", allow);
+    if (rerank) count(nullptr, path, 405, 0, 0);
+    return r;
   }
-  settings_base_ = mi.name + "|" + to_string(opts_.truncation) + "|" + std::to_string(opts_.max_length);
-  openapi_ = openapi_document(opts_, opts_.served_model_name);
+  if (get && is_get) {
+    if (path == "/health" || path == "/") {
+      if (ready_) return json_response(200, "");
+      return error_response(Dialect::kTei, ApiError(503, "Unhealthy", "model is warming up or shutting down"));
+    }
+    if (path == "/metrics") {
+      HttpResponse r;
+      r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+      std::vector<MetricsView> views;
+      for (const auto& m : models_) views.push_back({m->name, m->metrics.get(), snapshot(*m)});
+      r.body = render_metrics(views);
+      return r;
+    }
+    if (path == "/openapi.json" || path == "/api-doc/openapi.json") return json_response(200, openapi_);
+    // /info [?model=NAME]
+    if (auto e = check_auth(head)) return error_response(Dialect::kTei, *e);
+    const ModelSlot* m = models_[0].get();
+    if (auto name = head.query_param("model")) {
+      m = nullptr;
+      for (const auto& s : models_)
+        if (s->name == *name) m = s.get();
+      if (!m) return error_response(Dialect::kTei, ApiError(404, "NotFound", "no model named '" + *name + "'"));
+    }
+    return json_response(200, info_json(*m));
+  }
+  // POST to a rerank route: refusals that need no body.
+  const Dialect d = dialect_of_path(path);
+  if (auto e = check_auth(head)) {
+    count(nullptr, path, 401, 0, 0);
+    return error_response(d, *e);
+  }
+  if (in_flight_.load(std::memory_order_relaxed) >= static_cast<std::size_t>(opts_.max_concurrent_pairs)) {
+    // Saturated: refuse before reading or parsing the body, with a pre-rendered body, and
+    // hold the answer reject_delay_ms (see ServerOptions::reject_delay_ms).
+    count(nullptr, path, 429, 0, 0);
+    HttpResponse r = json_response(429, d == Dialect::kTei ? overload_tei_
+                                       : d == Dialect::kCohere ? overload_cohere_
+                                                               : overload_jina_);
+    r.headers = error_headers(429);
+    r.delay_ms = opts_.reject_delay_ms;
+    return r;
+  }
+  return std::nullopt;
 }
 
-void Server::Impl::check_auth(const httplib::Request& req) const {
-  if (opts_.api_key.empty()) return;
-  const std::string h = req.get_header_value("Authorization");
-  const std::string prefix = "Bearer ";
-  if (h.size() < prefix.size() || h.compare(0, prefix.size(), prefix) != 0 ||
-      !constant_time_equal(std::string_view(h).substr(prefix.size()), opts_.api_key))
-    throw ApiError(401, "Unauthorized", h.empty() ? "missing `Authorization: Bearer <key>` header" : "invalid API key");
+HttpResponse Server::Impl::on_error(int status, const std::string& message, const std::string& path) {
+  std::string type = status == 413 ? "PayloadTooLarge" : status == 408 ? "Timeout" : "Validation";
+  std::string msg = message;
+  if (status == 413) msg = "request body exceeds --payload-limit (" + std::to_string(opts_.payload_limit) + " bytes)";
+  if (is_rerank_route(path)) count(nullptr, path, status, 0, 0);
+  return error_response(dialect_of_path(path), ApiError(status, type, msg));
 }
 
-// Truncation per request:
-//  * default (truncate on, no per-document cap): Engine::encode at --max-length with the
-//    --truncation mode, i.e. exactly what Engine::score does.
-//  * TEI truncate=false: encode up to the model's own limit and reject pairs longer than
-//    --max-length (422). A pair that fills the model's limit may have been cut there, so
-//    it is rejected too ("at least N").
-//  * Cohere max_tokens_per_doc: encode up to the model's limit, split the template back
-//    into query/document ids, cap the document, then apply the --truncation mode at
-//    --max-length (exact unless the pair exceeded the model's own limit).
-EncodedPair Server::Impl::encode_doc(const RerankRequest& r, std::size_t i) const {
+void Server::Impl::on_request(HttpRequest req, Responder respond) {
+  // Every request that gets here is a rerank POST (on_head answered the rest).
+  boost::asio::post(*prep_, [this, req = std::move(req), respond = std::move(respond)] {
+    handle_rerank(req, respond);
+  });
+}
+
+// ---- rerank (prep pool) ----
+
+ModelSlot& Server::Impl::route_model(const RerankRequest& r, Dialect d) {
+  if (models_.size() == 1 || r.model.empty()) return *models_[0];
+  for (const auto& m : models_)
+    if (m->name == r.model) return *m;
+  std::string names;
+  for (const auto& m : models_) names += (names.empty() ? "" : ", ") + m->name;
+  throw to_api_error(Error(ErrorCode::kNotFound, "model '" + r.model + "' is not served here (served: " + names + ")"), d);
+}
+
+// The request's encoding options: the server's --max-length and --truncation, with TEI
+// truncate / truncation_direction, Cohere max_tokens_per_doc and instruction applied by
+// Engine::encode itself (no knowledge of the model's template here).
+ScoreOptions Server::Impl::score_options(const ModelSlot& m, const RerankRequest& r) const {
   ScoreOptions so;
-  so.max_length = opts_.max_length;
+  so.max_length = m.max_length;
   so.truncation = opts_.truncation;
   so.truncate = r.truncate.value_or(true);
+  so.truncation_side = r.truncate_left ? TruncationSide::kLeft : TruncationSide::kRight;
   so.max_doc_tokens = r.max_tokens_per_doc;
-  try {
-    return engine_.encode(r.query, r.documents[i], so);
-  } catch (const Error& e) {
-    if (e.code() != ErrorCode::kTooLong) throw;
-    throw ApiError(422, "Validation",
-                   "`texts[" + std::to_string(i) + "]`: `inputs` must have at most " + std::to_string(so.max_length) +
-                       " tokens (--max-length) with truncate=false. " + e.what());
+  so.instruction = r.instruction;
+  if (r.max_chunks_per_doc > 0) {
+    so.long_doc = LongDoc::kChunk;
+    so.max_chunks = r.max_chunks_per_doc;
   }
+  return so;
 }
 
-void Server::Impl::handle_rerank(const httplib::Request& req, httplib::Response& res, const std::string& route,
-                                 std::optional<Dialect> fixed) {
+void Server::Impl::handle_rerank(const HttpRequest& req, const Responder& respond) {
   const auto t0 = Clock::now();
+  const std::string& route = req.path;
+  const std::optional<Dialect> fixed = fixed_dialect(route);
   Dialect dialect = fixed.value_or(Dialect::kTei);
-  std::string outcome = "success";
+  ModelSlot* model = nullptr;
   std::size_t npairs = 0;
   try {
-    check_auth(req);
-    // Saturated: refuse before parsing (cheap under a flood of retries). The body's
-    // dialect is guessed from its keys for the error shape.
-    if (in_flight_.load() >= static_cast<std::size_t>(opts_.max_concurrent_pairs)) {
-      if (!fixed && req.body.find("\"texts\"") == std::string::npos &&
-          req.body.find("\"documents\"") != std::string::npos)
-        dialect = Dialect::kJina;
-      throw ApiError(429, "Overloaded",
-                     "Model is overloaded: " + std::to_string(in_flight_.load()) +
-                         " pairs in flight, --max-concurrent-pairs " + std::to_string(opts_.max_concurrent_pairs));
-    }
+    if (respond.aborted()) throw ApiError(499, "ClientClosed", "client closed the connection");
     const json body = parse_body(req.body);
     if (!fixed) dialect = detect_dialect(body);
     DecodeLimits limits;
     limits.max_documents = static_cast<std::size_t>(opts_.max_client_batch_size);
-    const RerankRequest r = decode_rerank(body, dialect, limits);
-    const std::size_t n = r.documents.size();
-    npairs = n;
-    if (r.truncate_left)
-      throw ApiError(422, "Validation", "`truncation_direction` \"left\" is not supported; use \"right\"");
     // The query is tokenized once per document (Engine::encode takes the pair), so an
     // outsized query multiplies work; as TEI, allow 250 bytes per token of --max-length.
-    const std::size_t max_query = static_cast<std::size_t>(opts_.max_length) * 250;
-    if (r.query.size() > max_query)
-      throw ApiError(422, "Validation",
-                     "`query` is too long: " + std::to_string(r.query.size()) + " bytes > " +
-                         std::to_string(max_query) + " (250 x --max-length)");
-
+    limits.max_query_bytes = static_cast<std::size_t>(opts_.max_length) * 250;
+    auto call = std::make_shared<RerankCall>(respond);
+    call->req = decode_rerank(body, dialect, limits);
+    const RerankRequest& r = call->req;
+    model = &route_model(r, dialect);
+    const std::size_t n = r.documents.size();
+    npairs = n;
     // Admission: pairs in flight (TEI counts one permit per text). Never blocks.
     std::size_t cur = in_flight_.load();
     do {
@@ -240,258 +428,248 @@ void Server::Impl::handle_rerank(const httplib::Request& req, httplib::Response&
                        "Model is overloaded: " + std::to_string(cur) + " pairs in flight + " + std::to_string(n) +
                            " > --max-concurrent-pairs " + std::to_string(opts_.max_concurrent_pairs));
     } while (!in_flight_.compare_exchange_weak(cur, cur + n));
-    std::shared_ptr<Job> job;
-    try {
-      job = std::make_shared<Job>(n);
-    } catch (...) {
-      in_flight_ -= n;
-      throw;
-    }
-    job->set_release([this, n] { in_flight_ -= n; });
+    call->permits = std::make_shared<Permits>(in_flight_, model->in_flight, n);
+    call->job = std::make_shared<Job>(n);
+    call->job->set_release([p = call->permits] { p->release(); });
+    call->route = route;
+    call->dialect = dialect;
+    call->model = model;
+    call->t0 = t0;
 
     // Cache lookups, then tokenization of the misses on this thread.
-    const bool truncate = r.truncate.value_or(true);
-    const std::string settings =
-        settings_base_ + "|" + (truncate ? "t" : "n") + "|" + std::to_string(r.max_tokens_per_doc);
-    std::vector<CacheKey> keys(cache_.enabled() ? n : 0);
-    std::vector<float> logits(n, 0.0f);
-    std::vector<std::int32_t> tokens(n, 0);
-    std::vector<char> cached(n, 0);
+    const ScoreOptions so = score_options(*model, r);
+    ScoreCache& cache = *model->cache;
+    const std::string settings = model->settings_base + "|" + (so.truncate ? "t" : "n") + "|" +
+                                 (r.truncate_left ? "l" : "r") + "|" + std::to_string(r.max_tokens_per_doc) + "|" +
+                                 std::to_string(r.max_chunks_per_doc) + "|" + r.instruction;
+    call->keys.resize(cache.enabled() ? n : 0);
+    call->logits.assign(n, 0.0f);
+    call->tokens.assign(n, 0);
+    call->cached.assign(n, 0);
     std::vector<std::pair<std::uint32_t, EncodedPair>> todo;
     todo.reserve(n);
-    std::size_t hits = 0;
+    std::vector<std::uint32_t> chunked;  // max_chunks_per_doc: scored as windows
     for (std::size_t i = 0; i < n; ++i) {
-      if (cache_.enabled()) {
-        keys[i] = cache_.make_key(settings, r.query, r.documents[i]);
+      if (cache.enabled()) {
+        call->keys[i] = cache.make_key(settings, r.query, r.documents[i]);
         CachedScore cs;
-        if (cache_.get(keys[i], &cs)) {
-          logits[i] = cs.logit;
-          tokens[i] = cs.tokens;
-          cached[i] = 1;
-          ++hits;
+        if (cache.get(call->keys[i], &cs)) {
+          call->logits[i] = cs.logit;
+          call->tokens[i] = cs.tokens;
+          call->cached[i] = 1;
+          ++call->hits;
           continue;
         }
       }
       EncodedPair e;
       try {
-        e = encode_doc(r, i);
+        e = model->engine->encode(r.query, r.documents[i], so);
       } catch (const Error& ex) {
         const char* field = dialect == Dialect::kTei ? "texts" : "documents";
-        throw ApiError(422, "Validation", "`" + std::string(field) + "[" + std::to_string(i) + "]`: " + ex.what());
+        std::string prefix = "`" + std::string(field) + "[" + std::to_string(i) + "]`: ";
+        if (ex.code() == ErrorCode::kTooLong)
+          prefix += "`inputs` must have at most " + std::to_string(so.max_length) +
+                    " tokens (--max-length) with truncate=false: ";
+        throw to_api_error(ex, dialect, prefix);
       }
-      tokens[i] = static_cast<std::int32_t>(e.ids.size());
-      todo.emplace_back(static_cast<std::uint32_t>(i), std::move(e));
+      call->tokens[i] = static_cast<std::int32_t>(e.ids.size());
+      if (so.long_doc == LongDoc::kChunk) chunked.push_back(static_cast<std::uint32_t>(i));
+      else todo.emplace_back(static_cast<std::uint32_t>(i), std::move(e));
     }
-    const auto t_tok = Clock::now();
+    call->t_tok = Clock::now();
+    if (todo.empty() && chunked.empty()) return finish_rerank(call);
+    call->job->set_on_done([this, call] { boost::asio::post(*prep_, [this, call] { finish_rerank(call); }); });
+    // A client that goes away: its queued pairs are dropped before they run, and the
+    // request is counted as dropped at once.
+    std::weak_ptr<RerankCall> weak = call;
+    respond.on_abort([this, weak] {
+      auto c = weak.lock();
+      if (!c) return;
+      c->job->cancel();
+      if (!c->finished.exchange(true))
+        count(c->model, c->route, 499, c->req.documents.size(),
+              std::chrono::duration<double>(Clock::now() - c->t0).count());
+    });
     try {
-      batcher_->submit(job, std::move(todo));
+      if (!chunked.empty()) {
+        // Long-document chunking (Cohere v1 / OVMS max_chunks_per_doc): the worker scores
+        // every window with Engine::score (the engine's own windowing; passes sized by the
+        // same BatchPolicy) and the passage gets the best window's logit.
+        ScoreOptions cs = so;
+        cs.normalize = false;
+        // The engine's 64-token overlap, shrunk for short --max-length so that it always
+        // stays below the window (>= max_length/4 - 4 tokens once the query is capped).
+        cs.chunk_overlap = std::clamp(model->max_length / 4 - 5, 0, so.chunk_overlap);
+        cs.max_batch_tokens = model->max_batch_tokens;
+        if (opts_.max_batch_requests > 0) cs.batch_size = opts_.max_batch_requests;
+        else cs.batch_size = std::max(1, model->max_batch_tokens / 8);
+        Engine* engine = model->engine;
+        std::vector<Pair> pairs;
+        for (std::uint32_t i : chunked) pairs.push_back({call->req.query, call->req.documents[i]});
+        // The pairs point into the request: the call owns it and stays alive until the job
+        // is done (the job's done hook holds the call).
+        model->batcher->submit_call(call->job, chunked, [engine, cs, pairs = std::move(pairs)] {
+          const std::vector<double> z = engine->score(pairs, cs);
+          return std::vector<float>(z.begin(), z.end());
+        });
+      }
+      if (!todo.empty()) model->batcher->submit(call->job, std::move(todo));
     } catch (const Error& ex) {
+      // Shutting down: submit() failed the pairs; answer 503 here, not from the done hook.
+      call->finished = true;
       throw ApiError(503, "Unhealthy", ex.what());
     }
-    // Wait, polling the connection: pairs of a client that went away are dropped by the
-    // worker before they run (cpp-httplib patch: Request::is_connection_closed).
-    while (!job->wait_for(std::chrono::milliseconds(50))) {
-      if (req.is_connection_closed()) {
-        job->cancel();
-        throw ApiError(499, "ClientClosed", "client closed the connection");
-      }
-    }
-    if (job->dropped() > 0) throw ApiError(499, "ClientClosed", "client closed the connection");
-    if (const std::string err = job->error(); !err.empty()) throw ApiError(424, "Backend", "inference failed: " + err);
+    return;
+  } catch (const ApiError& e) {
+    // Metrics first, then the answer: a client that has its answer finds it counted.
+    if (e.status >= 500 && e.status != 503) log_warn(route + ": " + e.what());
+    count(model, route, e.status, npairs, 0);
+    respond(error_response(dialect, e));
+  } catch (const Error& e) {
+    const ApiError ae = to_api_error(e, dialect);
+    count(model, route, ae.status, npairs, 0);
+    respond(error_response(dialect, ae));
+  } catch (const std::exception& e) {
+    log_error(route + ": " + e.what());
+    count(model, route, 500, npairs, 0);
+    respond(error_response(dialect, ApiError(500, "Internal", std::string("internal error: ") + e.what())));
+  }
+}
 
+void Server::Impl::finish_rerank(const std::shared_ptr<RerankCall>& call) {
+  if (call->finished.exchange(true)) return;
+  RerankCall& c = *call;
+  const RerankRequest& r = c.req;
+  const std::size_t n = r.documents.size();
+  HttpResponse res;
+  try {
+    Job& job = *c.job;
+    if (job.dropped() > 0) throw ApiError(499, "ClientClosed", "client closed the connection");
+    if (const std::string err = job.error(); !err.empty()) {
+      if (err == "server is shutting down") throw ApiError(503, "Unhealthy", err);
+      throw ApiError(424, "Backend", "inference failed: " + err);
+    }
+    ScoreCache& cache = *c.model->cache;
     std::vector<double> scores(n);
     std::size_t total_tokens = 0;
     for (std::size_t i = 0; i < n; ++i) {
-      if (!cached[i]) {
-        logits[i] = job->logit(i);
-        if (!std::isfinite(logits[i]))
+      if (!c.cached[i]) {
+        c.logits[i] = job.logit(i);
+        if (!std::isfinite(c.logits[i]))
           throw ApiError(424, "Backend", "score is not finite for document " + std::to_string(i));
-        if (cache_.enabled()) cache_.put(keys[i], CachedScore{logits[i], tokens[i]});
+        if (cache.enabled()) cache.put(c.keys[i], CachedScore{c.logits[i], c.tokens[i]});
       }
-      scores[i] = r.raw_scores ? static_cast<double>(logits[i]) : sigmoid(static_cast<double>(logits[i]));
-      total_tokens += static_cast<std::size_t>(tokens[i]);
+      scores[i] = r.raw_scores ? static_cast<double>(c.logits[i]) : sigmoid(static_cast<double>(c.logits[i]));
+      total_tokens += static_cast<std::size_t>(c.tokens[i]);
     }
     const std::vector<RankedResult> ranked = rank_scores(scores, r.top_n);
     ResponseInfo info;
     info.id = request_id();
-    info.model = opts_.served_model_name;
+    info.model = c.model->name;
     info.tokens = total_tokens;
-    res.set_content(encode_rerank_response(r, ranked, info), "application/json");
+    info.created = std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+                       .count();
+    res = json_response(200, encode_rerank_response(r, ranked, info));
     const auto t_end = Clock::now();
-    const bool ran = n > hits;
-    res.set_header("x-compute-type", std::string(to_string(engine_.backend())) + "-" + to_string(engine_.dtype()));
-    res.set_header("x-compute-tokens", std::to_string(total_tokens));
-    res.set_header("x-total-time", fmt_ms(ms_between(t0, t_end)));
-    res.set_header("x-compute-time", fmt_ms(ms_between(t0, t_end)));
-    res.set_header("x-tokenization-time", fmt_ms(ms_between(t0, t_tok)));
-    res.set_header("x-queue-time", fmt_ms(ran ? ms_between(job->submitted(), job->first_start()) : 0.0));
-    res.set_header("x-inference-time", fmt_ms(ran ? ms_between(job->first_start(), job->last_end()) : 0.0));
-    res.set_header("x-cache-hits", std::to_string(hits));
-    res.set_header("x-request-id", info.id);
+    const bool ran = n > c.hits;
+    const Engine& e = *c.model->engine;
+    res.headers = {
+        {"x-compute-type", std::string(to_string(e.backend())) + "-" + to_string(e.dtype())},
+        {"x-compute-tokens", std::to_string(total_tokens)},
+        {"x-total-time", fmt_ms(ms_between(c.t0, t_end))},
+        {"x-compute-time", fmt_ms(ms_between(c.t0, t_end))},
+        {"x-tokenization-time", fmt_ms(ms_between(c.t0, c.t_tok))},
+        {"x-queue-time", fmt_ms(ran ? ms_between(job.submitted(), job.first_start()) : 0.0)},
+        {"x-inference-time", fmt_ms(ran ? ms_between(job.first_start(), job.last_end()) : 0.0)},
+        {"x-cache-hits", std::to_string(c.hits)},
+        {"x-request-id", info.id},
+        {"x-model", c.model->name},
+    };
   } catch (const ApiError& e) {
-    outcome = outcome_of(e.status);
-    res.status = e.status;
-    res.set_content(encode_error(dialect, e), "application/json");
-    if (e.status == 429) res.set_header("Retry-After", "1");
-    if (e.status == 401) res.set_header("WWW-Authenticate", "Bearer");
-    if (e.status >= 500 || e.status == 424) log_warn(route + ": " + e.what());
+    if (e.status == 424) log_warn(c.route + ": " + e.what());
+    res = error_response(c.dialect, e);
   } catch (const std::exception& e) {
-    outcome = "internal";
-    res.status = 500;
-    res.set_content(encode_error(dialect, ApiError(500, "Internal", std::string("internal error: ") + e.what())),
-                    "application/json");
-    log_error(route + ": " + e.what());
-  } catch (...) {
-    outcome = "internal";
-    res.status = 500;
-    res.set_content(encode_error(dialect, ApiError(500, "Internal", "internal error")), "application/json");
+    log_error(c.route + ": " + e.what());
+    res = error_response(c.dialect, ApiError(500, "Internal", std::string("internal error: ") + e.what()));
   }
-  metrics_.count_request(route, outcome, npairs, std::chrono::duration<double>(Clock::now() - t0).count());
+  // Metrics and permits first, then the answer (a client that has its answer finds it
+  // counted, and its next request finds the permits free: keep-alive clients at exactly
+  // --max-concurrent-pairs got 429s otherwise).
+  count(c.model, c.route, res.status, n, std::chrono::duration<double>(Clock::now() - c.t0).count());
+  if (c.permits) c.permits->release();
+  c.respond(std::move(res));
 }
 
-std::string Server::Impl::info_json() const {
-  const ModelInfo& mi = engine_.info();
+std::string Server::Impl::info_json(const ModelSlot& m) const {
+  const Engine& e = *m.engine;
+  const ModelInfo& mi = e.info();
   json j;
   j["model_id"] = mi.name;
   j["model_sha"] = nullptr;
-  j["model_dtype"] = to_string(engine_.dtype());
+  j["model_dtype"] = to_string(e.dtype());
   j["model_type"] = {{"reranker", {{"id2label", {{"0", "LABEL_0"}}}, {"label2id", {{"LABEL_0", 0}}}}}};
-  j["served_model_name"] = opts_.served_model_name;
+  j["served_model_name"] = m.name;
   j["architecture"] = mi.architecture;
+  j["family"] = mi.family;
   j["parameters"] = mi.parameters;
   j["layers"] = mi.layers;
   j["hidden"] = mi.hidden;
-  j["backend"] = to_string(engine_.backend());
+  j["backend"] = to_string(e.backend());
   j["max_concurrent_requests"] = opts_.max_concurrent_pairs;  // TEI name; counts pairs, as TEI does
   j["max_concurrent_pairs"] = opts_.max_concurrent_pairs;
-  j["max_input_length"] = opts_.max_length;
+  j["max_input_length"] = m.max_length;
   j["model_max_length"] = mi.max_length;
-  j["max_batch_tokens"] = opts_.max_batch_tokens;
+  j["max_batch_tokens"] = m.max_batch_tokens;
   j["max_batch_requests"] = opts_.max_batch_requests > 0 ? json(opts_.max_batch_requests) : json(nullptr);
   j["max_client_batch_size"] = opts_.max_client_batch_size;
   j["payload_limit"] = opts_.payload_limit;
+  j["memory_budget_bytes"] = e.memory_budget();
   j["auto_truncate"] = true;
   j["truncation"] = to_string(opts_.truncation);
   j["cache_mb"] = opts_.cache_mb;
-  j["tokenization_workers"] = opts_.http_threads;  // requests tokenize on their own thread
+  j["tokenization_workers"] = opts_.prep_threads;
+  j["http_threads"] = opts_.http_threads;
+  j["max_connections"] = opts_.max_connections;
   j["compute_threads"] = opts_.compute_threads;
   j["auth"] = !opts_.api_key.empty();
   j["version"] = version();
   j["sha"] = nullptr;
   j["docker_label"] = nullptr;
+  json names = json::array();
+  for (const auto& s : models_) names.push_back(s->name);
+  j["models"] = names;
   return j.dump(2);
 }
 
-MetricsSnapshot Server::Impl::snapshot() const {
+MetricsSnapshot Server::Impl::snapshot(const ModelSlot& m) const {
   MetricsSnapshot s;
-  s.queue_size = batcher_ ? batcher_->queue_size() : 0;
-  s.pairs_in_flight = in_flight_.load();
-  s.cache_hits = cache_.hits();
-  s.cache_misses = cache_.misses();
-  s.cache_evictions = cache_.evictions();
-  s.cache_entries = cache_.entries();
-  s.cache_capacity_bytes = cache_.capacity_bytes();
+  s.queue_size = m.batcher ? m.batcher->queue_size() : 0;
+  s.pairs_in_flight = models_.size() == 1 ? in_flight_.load() : m.in_flight.load();
+  s.cache_hits = m.cache->hits();
+  s.cache_misses = m.cache->misses();
+  s.cache_evictions = m.cache->evictions();
+  s.cache_entries = m.cache->entries();
+  s.cache_capacity_bytes = m.cache->capacity_bytes();
+  s.connections = http_ ? http_->connections() : 0;
   return s;
 }
 
-void Server::Impl::setup_routes() {
-  auto rerank = [this](const std::string& route, std::optional<Dialect> fixed) {
-    return [this, route, fixed](const httplib::Request& req, httplib::Response& res) {
-      handle_rerank(req, res, route, fixed);
-    };
-  };
-  http_.Post("/rerank", rerank("/rerank", std::nullopt));
-  http_.Post("/", rerank("/", std::nullopt));
-  http_.Post("/invocations", rerank("/invocations", std::nullopt));
-  http_.Post("/v1/rerank", rerank("/v1/rerank", Dialect::kJina));
-  http_.Post("/v2/rerank", rerank("/v2/rerank", Dialect::kCohere));
-
-  auto health = [this](const httplib::Request&, httplib::Response& res) {
-    if (ready_) {
-      res.status = 200;
-      return;
-    }
-    res.status = 503;
-    res.set_content(encode_error(Dialect::kTei, ApiError(503, "Unhealthy", "model is warming up or shutting down")),
-                    "application/json");
-  };
-  http_.Get("/health", health);
-  http_.Get("/", health);
-  http_.Get("/info", [this](const httplib::Request& req, httplib::Response& res) {
-    try {
-      check_auth(req);
-      res.set_content(info_json(), "application/json");
-    } catch (const ApiError& e) {
-      res.status = e.status;
-      res.set_content(encode_error(Dialect::kTei, e), "application/json");
-    }
-  });
-  http_.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-    res.set_content(metrics_.render(snapshot()), "text/plain; version=0.0.4; charset=utf-8");
-  });
-  auto openapi = [this](const httplib::Request&, httplib::Response& res) {
-    res.set_content(openapi_, "application/json");
-  };
-  http_.Get("/openapi.json", openapi);
-  http_.Get("/api-doc/openapi.json", openapi);  // TEI's path
-
-  // Errors produced by cpp-httplib itself (unknown route, body over the payload limit,
-  // malformed HTTP) get the JSON shape of the route's dialect.
-  http_.set_error_handler(httplib::Server::HandlerWithResponse([this](const httplib::Request& req,
-                                                                      httplib::Response& res) {
-    if (!res.body.empty()) return httplib::Server::HandlerResponse::Unhandled;
-    std::string type = "Validation", msg;
-    switch (res.status) {
-      case 404:
-        type = "NotFound";
-        msg = "no route for " + req.method + " " + req.path;
-        break;
-      case 413:
-        type = "PayloadTooLarge";
-        msg = "request body exceeds --payload-limit (" + std::to_string(opts_.payload_limit) + " bytes)";
-        break;
-      case 400:
-        msg = "malformed HTTP request";
-        break;
-      default:
-        type = "Internal";
-        msg = "HTTP error " + std::to_string(res.status);
-    }
-    if (is_rerank_route(req.path) && req.method == "POST")
-      metrics_.count_request(req.path, outcome_of(res.status), 0, 0);
-    res.set_content(encode_error(dialect_of_path(req.path), ApiError(res.status, type, msg)), "application/json");
-    return httplib::Server::HandlerResponse::Handled;
-  }));
-  http_.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
-    std::string what = "unknown";
-    try {
-      std::rethrow_exception(ep);
-    } catch (const std::exception& e) {
-      what = e.what();
-    } catch (...) {
-    }
-    res.status = 500;
-    res.set_content(encode_error(dialect_of_path(req.path), ApiError(500, "Internal", "internal error: " + what)),
-                    "application/json");
-  });
-}
-
-void Server::Impl::warm_up() {
+void Server::Impl::warm_up(ModelSlot& m) {
   // One full-length pair: allocates the backend's buffers and proves the model runs.
   std::string doc;
-  for (int i = 0; i < opts_.max_length; ++i) doc += "warm up ";
+  for (int i = 0; i < m.max_length; ++i) doc += "warm up ";
   ScoreOptions so;
-  so.max_length = opts_.max_length;
+  so.max_length = m.max_length;
   so.truncation = opts_.truncation;
   auto job = std::make_shared<Job>(1);
   std::vector<std::pair<std::uint32_t, EncodedPair>> pairs;
-  pairs.emplace_back(0, engine_.encode("warm up", doc, so));
+  pairs.emplace_back(0, m.engine->encode("warm up", doc, so));
   const auto t0 = Clock::now();
-  batcher_->submit(job, std::move(pairs));
+  m.batcher->submit(job, std::move(pairs));
   while (!job->wait_for(std::chrono::seconds(1))) {
   }
-  if (!job->ok(0)) throw Error("warm-up forward pass failed: " + job->error());
-  log_info("warm-up forward pass (" + std::to_string(opts_.max_length) + " tokens) took " +
+  if (!job->ok(0)) throw Error("warm-up forward pass of model " + m.name + " failed: " + job->error());
+  log_info("warm-up forward pass of " + m.name + " (" + std::to_string(m.max_length) + " tokens) took " +
            fmt_ms(ms_between(t0, Clock::now())) + " ms");
 }
 
@@ -501,51 +679,43 @@ int Server::Impl::start() {
     check(!started_, "server already started");
     started_ = true;
   }
-  BatcherOptions bo;
-  bo.max_batch_tokens = opts_.max_batch_tokens;
-  bo.max_batch_requests = opts_.max_batch_requests;
-  bo.window = 1024;
-  // OpenMP's thread count is per calling thread: Engine::open's setting does not reach
-  // the batch worker, so apply --threads there.
-  bo.on_worker_start = [t = opts_.compute_threads] {
-    if (t > 0) omp_set_num_threads(t);
-  };
-  batcher_ = std::make_unique<Batcher>(
-      engine_, bo, [this](const BatchStats& st) { metrics_.observe_batch(st); },
-      [this](std::size_t n) { metrics_.count_dropped(n); });
+  for (auto& mp : models_) {
+    ModelSlot& m = *mp;
+    BatcherOptions bo;
+    bo.max_batch_tokens = m.max_batch_tokens;
+    bo.max_batch_requests = opts_.max_batch_requests;
+    bo.window = 1024;
+    // OpenMP's thread count is per calling thread: Engine::open's setting does not reach
+    // the batch worker, so apply --threads there.
+    bo.on_worker_start = [t = opts_.compute_threads] {
+      if (t > 0) omp_set_num_threads(t);
+    };
+    ServerMetrics* metrics = m.metrics.get();
+    m.batcher = std::make_unique<Batcher>(
+        *m.engine, bo, [metrics](const BatchStats& st) { metrics->observe_batch(st); },
+        [metrics](std::size_t n) { metrics->count_dropped(n); });
+  }
+  prep_ = std::make_unique<boost::asio::thread_pool>(static_cast<std::size_t>(opts_.prep_threads));
+  for (int i = 0; i < opts_.prep_threads; ++i) boost::asio::post(*prep_, [] { lower_thread_priority(5); });
 
-  const int threads = opts_.http_threads;
-  http_.new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<std::size_t>(threads)); };
-  http_.set_payload_max_length(opts_.payload_limit);
-  http_.set_keep_alive_max_count(1000);
-  http_.set_keep_alive_timeout(opts_.keep_alive_seconds);
-  http_.set_tcp_nodelay(true);
-  // SO_REUSEADDR only: cpp-httplib's default SO_REUSEPORT would let a second server bind
-  // the same port and silently share its traffic instead of failing.
-  http_.set_socket_options([](socket_t sock) {
-    int yes = 1;
-    setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, reinterpret_cast<void*>(&yes), sizeof(yes));
-  });
-  setup_routes();
-
-  int port = -1;
-  if (opts_.port == 0) port = http_.bind_to_any_port(opts_.host);
-  else if (http_.bind_to_port(opts_.host, opts_.port)) port = opts_.port;
-  if (port <= 0)
-    throw Error("cannot listen on " + opts_.host + ":" + std::to_string(opts_.port) +
-                " (address in use, or not a local address)");
-  port_ = port;
-  listen_thread_ = std::thread([this] {
-    if (!http_.listen_after_bind()) log_error("HTTP server stopped accepting connections (accept failed)");
-  });
-  // stop() is only effective once the accept loop runs; wait for it (bounded).
-  for (int i = 0; i < 10000 && !http_.is_running(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  log_info("listening on http://" + opts_.host + ":" + std::to_string(port) + " (model " + opts_.served_model_name +
-           ", " + to_string(engine_.backend()) + "/" + to_string(engine_.dtype()) + ")");
-  warm_up();
+  HttpServerOptions ho;
+  ho.host = opts_.host;
+  ho.port = opts_.port;
+  ho.limits.body_limit = opts_.payload_limit;
+  ho.idle_timeout_s = opts_.keep_alive_seconds;
+  ho.header_timeout_s = opts_.header_timeout_s;
+  ho.body_timeout_s = opts_.body_timeout_s;
+  ho.max_connections = opts_.max_connections;
+  ho.io_threads = opts_.http_threads;
+  http_ = std::make_unique<HttpServer>(ho, *this);
+  port_ = http_->start();
+  log_info("listening on http://" + opts_.host + ":" + std::to_string(port_) + " (" + std::to_string(models_.size()) +
+           " model(s), default " + models_[0]->name + ", " + to_string(models_[0]->engine->backend()) + "/" +
+           to_string(models_[0]->engine->dtype()) + ")");
+  for (auto& m : models_) warm_up(*m);
   ready_ = true;
-  log_info("ready: POST http://" + opts_.host + ":" + std::to_string(port) + "/rerank | /v1/rerank | /v2/rerank");
-  return port;
+  log_info("ready: POST http://" + opts_.host + ":" + std::to_string(port_) + "/rerank | /v1/rerank | /v2/rerank");
+  return port_;
 }
 
 void Server::Impl::stop() {
@@ -553,14 +723,18 @@ void Server::Impl::stop() {
   if (!started_ || stopped_) return;
   stopped_ = true;
   ready_ = false;
-  if (listen_thread_.joinable()) {
-    http_.stop();  // closes the listening socket; handler threads finish their requests
-    listen_thread_.join();
-  }
-  if (batcher_) batcher_->stop();
+  // Order: stop accepting and answer every request being handled (batchers still run),
+  // then stop the batchers, then the request workers.
+  if (http_) http_->stop();
+  for (auto& m : models_)
+    if (m->batcher) m->batcher->stop();
+  if (prep_) prep_->join();
 }
 
-Server::Server(Engine& engine, ServerOptions opts) : impl_(std::make_unique<Impl>(engine, std::move(opts))) {}
+Server::Server(Engine& engine, ServerOptions opts)
+    : impl_(std::make_unique<Impl>(std::vector<ServedModel>{{"", &engine}}, std::move(opts))) {}
+Server::Server(std::vector<ServedModel> models, ServerOptions opts)
+    : impl_(std::make_unique<Impl>(std::move(models), std::move(opts))) {}
 Server::~Server() { stop(); }
 
 int Server::start() {
@@ -576,5 +750,6 @@ int Server::port() const { return impl_->port_; }
 bool Server::ready() const { return impl_->ready_; }
 std::size_t Server::pairs_in_flight() const { return impl_->in_flight_.load(); }
 const ServerOptions& Server::options() const { return impl_->opts_; }
+std::size_t Server::connections() const { return impl_->http_ ? impl_->http_->connections() : 0; }
 
 }  // namespace crossrank

@@ -2,9 +2,9 @@
 #include "tokenizer/tokenizer.h"
 
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "tokenizer/tokenizer_json.h"
 #include "util/error.h"
 
 namespace crossrank {
@@ -42,42 +42,26 @@ void check_utf8(std::string_view s, const char* what) {
 
 std::unique_ptr<Tokenizer> load_tokenizer(const std::string& model_dir) {
   const fs::path dir(model_dir);
-  const fs::path tj = dir / "tokenizer.json";
-  if (fs::exists(tj)) {
-    std::ifstream in(tj);
-    nlohmann::json j;
-    try {
-      j = nlohmann::json::parse(in);
-    } catch (const std::exception& e) {
-      throw Error(tj.string() + ": not valid JSON (" + e.what() + ")");
-    }
-    std::string type;
-    if (j.contains("model") && j["model"].is_object() && j["model"].contains("type") &&
-        j["model"]["type"].is_string())
-      type = j["model"]["type"].get<std::string>();
-    if (type == "Unigram") return load_unigram_tokenizer_json(tj.string());
-    if (type == "WordPiece") return load_wordpiece_tokenizer_json(tj.string());
-    throw Error(tj.string() + ": unsupported tokenizer model type '" + type +
-                "' (supported: Unigram, WordPiece)");
-  }
+  if (fs::exists(dir / "tokenizer.json")) return load_tokenizer_json((dir / "tokenizer.json").string());
   if (fs::exists(dir / "sentencepiece.bpe.model"))
     return load_unigram_sentencepiece((dir / "sentencepiece.bpe.model").string());
+  if (fs::exists(dir / "vocab.json") && fs::exists(dir / "merges.txt")) return load_bpe_vocab_merges(model_dir);
   if (fs::exists(dir / "vocab.txt")) {
     bool lower = true;
     const fs::path tc = dir / "tokenizer_config.json";
     if (fs::exists(tc)) {
       try {
-        std::ifstream in(tc);
-        auto j = nlohmann::json::parse(in);
-        if (j.contains("do_lower_case") && j["do_lower_case"].is_boolean())
-          lower = j["do_lower_case"].get<bool>();
-      } catch (const std::exception& e) {
+        auto j = nlohmann::json::parse(read_file_bytes(tc.string(), "tokenizer_config.json"));
+        if (j.contains("do_lower_case") && j["do_lower_case"].is_boolean()) lower = j["do_lower_case"].get<bool>();
+      } catch (const nlohmann::json::exception& e) {
         throw Error(tc.string() + ": not valid JSON (" + e.what() + ")");
       }
     }
     return load_wordpiece_vocab_txt((dir / "vocab.txt").string(), lower);
   }
-  throw Error(model_dir + ": no tokenizer found (expected tokenizer.json, sentencepiece.bpe.model or vocab.txt)");
+  throw Error(model_dir +
+              ": no tokenizer found (expected tokenizer.json, sentencepiece.bpe.model, vocab.json + merges.txt "
+              "or vocab.txt)");
 }
 
 }  // namespace crossrank

@@ -125,6 +125,28 @@ bool is_white_space(char32_t cp) {
   }
 }
 
+std::size_t leading_white_space(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    std::size_t k = i;
+    if (!is_white_space(next_code_point(s, k))) break;
+    i = k;
+  }
+  return i;
+}
+
+std::size_t trailing_white_space_start(std::string_view s) {
+  std::size_t end = s.size();
+  while (end > 0) {
+    std::size_t b = end - 1;
+    while (b > 0 && is_continuation_byte(s[b])) --b;
+    std::size_t k = b;
+    if (!is_white_space(next_code_point(s, k))) break;
+    end = b;
+  }
+  return end;
+}
+
 bool hf_is_other(char32_t cp) {
   switch (category(cp)) {
     case UTF8PROC_CATEGORY_CC: case UTF8PROC_CATEGORY_CO: case UTF8PROC_CATEGORY_CS:

@@ -55,6 +55,13 @@ std::size_t count_code_points(std::string_view s);
 // Rust `char::is_whitespace`: the Unicode White_Space property (also Rust regex `\s`).
 bool is_white_space(char32_t cp);
 
+// Byte length of the leading run of White_Space code points of valid UTF-8 `s` (regex ^\s*).
+std::size_t leading_white_space(std::string_view s);
+
+// Byte offset where the trailing run of White_Space code points of valid UTF-8 `s` starts
+// (regex \s*$); s.size() when there is none.
+std::size_t trailing_white_space_start(std::string_view s);
+
 // `unicode_categories` crate `is_other` as used by HF: general category Cc, Cf, Co or Cs
 // in its Unicode 8 tables (unassigned Cn code points are NOT included).
 bool hf_is_other(char32_t cp);
@@ -98,5 +105,11 @@ void append_canonical_decomposition(char32_t cp, std::u32string& out);
 // Canonical ordering: stably sorts each maximal run of non-starters (ccc != 0) in
 // s[from, end) by combining class. O(n log n) worst case, O(n) on real text.
 void canonical_order(std::u32string& s, std::size_t from = 0);
+
+// Appends the NFC form of valid UTF-8 `in` to `out` exactly as HF's NFC normalizer computes
+// it (unicode-normalization-alignments: the decompositions and combining classes above, and
+// no composition into a character HF's tables do not decompose). Linear time; runs of
+// characters that NFC leaves alone are copied as they are (unicode_nfc.cc).
+void nfc_append(std::string_view in, std::string& out);
 
 }  // namespace crossrank::unicode

@@ -3,40 +3,17 @@
 // (BertNormalizer + BertPreTokenizer + WordPiece model + added-token splitting).
 // The loaders load_wordpiece_tokenizer_json / load_wordpiece_vocab_txt are declared in
 // tokenizer/tokenizer.h; this header exposes the building blocks for tests and reuse.
-#include <optional>
+#include <memory>
 #include <string>
-#include <string_view>
+#include <utility>
 #include <vector>
 
+#include "tokenizer/added_vocab.h"
+#include "tokenizer/bert_text.h"
+#include "tokenizer/normalizer.h"
 #include "tokenizer/tokenizer.h"
 
 namespace crossrank {
-
-// HF normalizers/bert.rs options. strip_accents unset means "same as lowercase".
-struct BertNormalizerOptions {
-  bool clean_text = true;            // drop NUL, U+FFFD and Cc/Cf/Co; whitespace -> ' '
-  bool handle_chinese_chars = true;  // surround CJK ideographs with spaces
-  std::optional<bool> strip_accents;  // NFD, then drop nonspacing marks (Mn)
-  bool lowercase = true;             // Rust char::to_lowercase per code point
-};
-
-// Appends BertNormalizer(opts) applied to `text` (valid UTF-8) to `out`. Linear time.
-void bert_normalize(std::string_view text, const BertNormalizerOptions& opts, std::string& out);
-
-// HF BertPreTokenizer: splits `text` (valid UTF-8) on White_Space (removed) and isolates
-// each punctuation code point (ASCII punctuation or Unicode P*). Appends the non-empty
-// pieces, as views into `text`, to `out`.
-void bert_pre_tokenize(std::string_view text, std::vector<std::string_view>& out);
-
-// HF AddedToken (tokenizer.json "added_tokens" entry).
-struct AddedTokenSpec {
-  std::string content;
-  bool single_word = false;  // match only when not adjacent to word characters (\w)
-  bool lstrip = false;       // swallow whitespace on the left of a match
-  bool rstrip = false;       // swallow whitespace on the right of a match
-  bool normalized = false;   // match against the normalized text (else the raw input)
-  bool special = true;
-};
 
 // Everything a WordPiece tokenizer is built from (what tokenizer.json describes).
 struct WordPieceConfig {
@@ -44,9 +21,10 @@ struct WordPieceConfig {
   std::string unk_token = "[UNK]";
   std::string continuing_subword_prefix = "##";
   int max_input_chars_per_word = 100;
-  std::optional<BertNormalizerOptions> normalizer;  // unset: no normalizer
-  bool bert_pre_tokenizer = true;                   // false: no pre-tokenizer
-  std::vector<AddedTokenSpec> added_tokens;         // in file order
+  std::vector<NormalizerStep> normalizer;    // empty: no normalizer
+  bool bert_pre_tokenizer = true;            // false: no pre-tokenizer
+  std::vector<AddedTokenSpec> added_tokens;  // in file order
+  std::string cls_token = "[CLS]", sep_token = "[SEP]";  // contents for special()
 };
 
 // Builds a tokenizer from `config`. Ids of added tokens follow HF add_tokens: the model

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "server/api.h"
+#include "server/errors.h"
 
 using namespace crossrank;
 
@@ -18,7 +19,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   const int mode = data[0] % 4;
   const std::string_view body(reinterpret_cast<const char*>(data + 1), size - 1);
-  Dialect d = mode == 1 ? Dialect::kCohere : mode == 2 ? Dialect::kJina : Dialect::kTei;
+  Dialect d = mode == 1 ? Dialect::kCohere : mode == 2 ? Dialect::kJina : Dialect::kTei;  // 3: detected
   try {
     const nlohmann::json j = parse_body(body);
     if (mode == 3) d = detect_dialect(j);

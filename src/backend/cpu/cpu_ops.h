@@ -18,6 +18,12 @@ struct CpuOpsOptions {
   // Attention products in bf16 (VDPBF16PS, fp32 softmax) for the bf16 and int8 dtypes where
   // the CPU has AVX512_BF16; false keeps them fp32.
   bool attn_bf16 = true;
+  // Rows per FFN block (OpsCaps::ffn_block_rows); 0: the whole pass at once. Why 0: on a
+  // 2-core Zen 4 (v2-m3, 8 x 184 tokens, int8) blocks of 64-512 rows cost more in GEMM
+  // efficiency than they saved in row-pass traffic (5.38 pairs/s whole, 4.3-5.5 blocked).
+  int ffn_block_rows = 0;
+  // int8: the pooled rows (Ops::pooled_rows) with 16-bit activations (cpu_ops.cc).
+  bool precise_pooled = true;
   bool force_fixed_m = false;         // test hook: per-M GEMM primitives instead of runtime M
   bool force_bf16_emulation = false;  // test hook: emulated bf16 even if native exists
   bool profile = false;     // accumulate wall time per op (adds no synchronisation: every op

@@ -1,0 +1,42 @@
+#pragma once
+// Bias + activation after a GEMM without epilogue: the exact erf GELU (BERT / XLM-R;
+// cuBLASLt's GELU epilogue is the tanh approximation) and SwiGLU (gate | up halves).
+// The bias is added in fp32 to the GEMM's output before the activation.
+//
+// Parallelisation: grid-stride over the rows x cols outputs (elementwise_geometry), one
+// output per thread per step; z may be the output (in place, GELU).
+#include "backend/cuda/math.cuh"
+#include "backend/cuda/plan.h"
+
+namespace crossrank::cuda {
+inline namespace CR_KERNEL_NS {
+
+#if defined(CROSSRANK_CUDA_KERNELS)
+template <class T>
+__global__ void __launch_bounds__(256) bias_act_kernel(const BiasActArgs a) {
+  const std::size_t n = static_cast<std::size_t>(a.rows) * a.cols;
+  const std::size_t step = static_cast<std::size_t>(gridDim.x) * blockDim.x;
+  for (std::size_t i = static_cast<std::size_t>(blockIdx.x) * blockDim.x + threadIdx.x; i < n; i += step) {
+    const int r = static_cast<int>(i / a.cols), c = static_cast<int>(i % a.cols);
+    const std::size_t zr = static_cast<std::size_t>(r) * a.z.ld, o = static_cast<std::size_t>(r) * a.out.ld + c;
+    const float z = Io<T>::ld(a.z.p, zr + c, a.z.t) + (a.bias ? a.bias[c] : 0.f);
+    if (a.act == BiasAct::kGelu) {
+      Io<T>::st(a.out.p, o, a.out.t, gelu_erf(z));
+    } else {
+      const float u = Io<T>::ld(a.z.p, zr + a.cols + c, a.z.t) + (a.bias ? a.bias[a.cols + c] : 0.f);
+      Io<T>::st(a.out.p, o, a.out.t, silu(z) * u);
+    }
+  }
+}
+#endif
+
+template <class L>
+void dispatch_bias_act(const BiasActArgs& a, L&& launch) {
+  if (a.rows <= 0 || a.cols <= 0) return;
+  const Geom g = elementwise_geometry(static_cast<std::size_t>(a.rows) * a.cols);
+  if (a.z.t == a.out.t) with_elem(a.out.t, [&](auto t) { launch(&bias_act_kernel<decltype(t)>, g, a); });
+  else launch(&bias_act_kernel<AnyElem>, g, a);
+}
+
+}  // namespace CR_KERNEL_NS
+}  // namespace crossrank::cuda
