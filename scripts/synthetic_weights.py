@@ -24,6 +24,7 @@ modulo 2**64:
 
 (offset, scale) by name:
     *LayerNorm.weight | *.gamma                         -> (1.0, 0.1)
+    *norm.weight (RMSNorm: *_layernorm, q_norm, k_norm, model.norm) -> (1.0, 0.1)
     *LayerNorm.bias   | *.beta                          -> (0.0, 0.1)
     classifier.out_proj.weight | classifier.weight      -> (0.0, 1.0)
     other *.bias                                        -> (0.0, 0.02)
@@ -69,6 +70,8 @@ def tensor_hash(name: str, seed: int) -> int:
 
 def offset_scale(name: str) -> tuple[float, float]:
     if name.endswith("LayerNorm.weight") or name.endswith(".gamma"):
+        return 1.0, 0.1
+    if name.endswith("norm.weight"):  # RMSNorm weights (Qwen3: *_layernorm, q_norm/k_norm, model.norm)
         return 1.0, 0.1
     if name.endswith("LayerNorm.bias") or name.endswith(".beta"):
         return 0.0, 0.1

@@ -203,6 +203,8 @@ class Reranker:
     truncation: "flagembedding" (query capped at 3/4 of max_length, then only the document
         is cut; FlagReranker) or "longest_first" (sentence-transformers / TEI).
     normalize, batch_size, long_doc: defaults for compute_score.
+    instruction: decoder rerankers (Qwen3-Reranker): the task instruction of the prompt
+        (None = the model card's default); every scoring call also takes one.
     """
 
     def __init__(
@@ -220,6 +222,7 @@ class Reranker:
         chunk_overlap: int = 64,
         max_chunks: int = 256,
         activation_fn: Any = None,
+        instruction: Optional[str] = None,
     ) -> None:
         self.model_dir = os.fspath(model_dir)
         if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 0):
@@ -233,6 +236,7 @@ class Reranker:
         self.batch_size = _check_positive("batch_size", batch_size)
         self.chunk_overlap = int(chunk_overlap)
         self.max_chunks = _check_positive("max_chunks", max_chunks)
+        self.instruction = self._check_instruction(instruction)
         self.default_activation_function = _resolve_activation(
             activation_fn if activation_fn is not None else _saved_activation(self.model_dir)
         )
@@ -251,6 +255,14 @@ class Reranker:
         return v
 
     @staticmethod
+    def _check_instruction(v: Any) -> str:
+        if v is None:
+            return ""
+        if not _is_text(v):
+            raise TypeError(f"instruction must be str or None, got {type(v).__name__}")
+        return str(v)
+
+    @staticmethod
     def _check_choice(name: str, v: Any, allowed: Sequence[str]) -> str:
         if v not in allowed:
             raise ValueError(f"{name} must be one of {', '.join(allowed)}; got {v!r}")
@@ -267,6 +279,7 @@ class Reranker:
         show_progress_bar: Optional[bool],
         long_doc: Optional[str],
         truncation: Optional[str] = None,
+        instruction: Optional[str] = None,
         desc: str = "crossrank",
     ) -> np.ndarray:
         bs = self.batch_size if batch_size is None else _check_positive("batch_size", batch_size)
@@ -274,6 +287,7 @@ class Reranker:
         ld = self.long_doc if long_doc is None else self._check_choice("long_doc", long_doc, ("truncate", "chunk"))
         tr = self.truncation if truncation is None else self._check_choice(
             "truncation", truncation, ("flagembedding", "longest_first"))
+        ins = self.instruction if instruction is None else self._check_instruction(instruction)
         n = len(queries)
         if n == 0:
             return np.zeros(0, dtype=np.float64)
@@ -289,7 +303,7 @@ class Reranker:
                     out[start:end] = self._engine.score(
                         queries[start:end], docs[start:end], max_length=ml, truncation=tr, batch_size=bs,
                         normalize=bool(normalize), long_doc=ld, chunk_overlap=self.chunk_overlap,
-                        max_chunks=self.max_chunks)
+                        max_chunks=self.max_chunks, instruction=ins)
                 except TypeError:
                     _raise_unencodable(queries, docs, start, end)
                     raise
@@ -310,6 +324,7 @@ class Reranker:
         long_doc: Optional[str] = None,
         *,
         query_max_length: Optional[int] = None,
+        instruction: Optional[str] = None,
     ) -> List[float]:
         """FlagReranker.compute_score: raw logits (sigmoid if normalize) as a list of floats.
         One pair [q, d] gives a one-element list. long_doc="chunk" scores long documents as
@@ -320,7 +335,8 @@ class Reranker:
             raise ValueError(f"query_max_length must be max_length*3//4 ({ml * 3 // 4}); other caps are not supported")
         scores = self._score(queries, docs, batch_size=batch_size, max_length=max_length,
                              normalize=self.normalize if normalize is None else normalize,
-                             show_progress_bar=show_progress_bar, long_doc=long_doc, desc="Compute Scores")
+                             show_progress_bar=show_progress_bar, long_doc=long_doc, instruction=instruction,
+                             desc="Compute Scores")
         return scores.tolist()
 
     # ------------------------------------------------------------------ sentence-transformers API
@@ -338,6 +354,7 @@ class Reranker:
         apply_sigmoid: Optional[bool] = None,
         max_length: Optional[int] = None,
         long_doc: Optional[str] = None,
+        instruction: Optional[str] = None,
     ):
         """CrossEncoder.predict: a float32 numpy array of scores (a scalar for one pair).
 
@@ -353,7 +370,8 @@ class Reranker:
         else:
             act = self.default_activation_function
         logits = self._score(queries, docs, batch_size=batch_size, max_length=max_length, normalize=False,
-                             show_progress_bar=show_progress_bar, long_doc=long_doc, desc="Batches")
+                             show_progress_bar=show_progress_bar, long_doc=long_doc, instruction=instruction,
+                             desc="Batches")
         scores = np.asarray(act(logits), dtype=np.float32) if len(logits) else np.zeros(0, dtype=np.float32)
         if convert_to_tensor:
             import torch  # optional; only for convert_to_tensor=True
@@ -380,6 +398,7 @@ class Reranker:
         apply_sigmoid: Optional[bool] = None,
         max_length: Optional[int] = None,
         long_doc: Optional[str] = None,
+        instruction: Optional[str] = None,
     ) -> List[dict]:
         """CrossEncoder.rank: [{"corpus_id", "score"[, "text"]}] sorted by score, highest
         first (stable: equal scores keep document order), cut to top_k."""
@@ -395,7 +414,7 @@ class Reranker:
         scores = self.predict([[query, d] for d in documents], batch_size=batch_size,
                               show_progress_bar=show_progress_bar, activation_fn=activation_fn,
                               apply_softmax=apply_softmax, apply_sigmoid=apply_sigmoid, max_length=max_length,
-                              long_doc=long_doc)
+                              long_doc=long_doc, instruction=instruction)
         scores = np.atleast_1d(scores)
         results = []
         for i, s in enumerate(scores.tolist()):
@@ -409,14 +428,15 @@ class Reranker:
     # ------------------------------------------------------------------ low level
 
     def encode(self, query: str, document: str, max_length: Optional[int] = None,
-               truncation: Optional[str] = None) -> Tuple[np.ndarray, np.ndarray]:
+               truncation: Optional[str] = None, instruction: Optional[str] = None) -> Tuple[np.ndarray, np.ndarray]:
         """Token ids and token type ids (int32 arrays) of one pair, with special tokens."""
         if not _is_text(query) or not _is_text(document):
             raise TypeError("encode: query and document must be str")
         ml = self.max_length if max_length is None else self._check_max_length(max_length)
         tr = self.truncation if truncation is None else self._check_choice(
             "truncation", truncation, ("flagembedding", "longest_first"))
-        return self._engine.encode(str(query), str(document), ml, tr)
+        ins = self.instruction if instruction is None else self._check_instruction(instruction)
+        return self._engine.encode(str(query), str(document), ml, tr, ins)
 
     def forward(self, sequences: Iterable[Tuple[Sequence[int], Sequence[int]]]) -> np.ndarray:
         """Raw float32 logits of already-encoded (ids, type_ids) sequences, one forward pass."""

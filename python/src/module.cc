@@ -44,7 +44,7 @@ class PyEngine {
 
   py::array_t<double> score(std::vector<std::string> queries, std::vector<std::string> docs, int max_length,
                             const std::string& truncation, int batch_size, bool normalize, const std::string& long_doc,
-                            int chunk_overlap, int max_chunks) {
+                            int chunk_overlap, int max_chunks, const std::string& instruction) {
     if (queries.size() != docs.size())
       throw Error(std::to_string(queries.size()) + " queries but " + std::to_string(docs.size()) + " documents");
     ScoreOptions so;
@@ -55,6 +55,7 @@ class PyEngine {
     so.long_doc = parse_long_doc(long_doc);
     so.chunk_overlap = chunk_overlap;
     so.max_chunks = max_chunks;
+    so.instruction = instruction;
     std::vector<double> out;
     {
       py::gil_scoped_release nogil;
@@ -66,10 +67,12 @@ class PyEngine {
     return to_numpy(std::move(out));
   }
 
-  py::tuple encode(const std::string& query, const std::string& doc, int max_length, const std::string& truncation) {
+  py::tuple encode(const std::string& query, const std::string& doc, int max_length, const std::string& truncation,
+                   const std::string& instruction) {
     ScoreOptions so;
     so.max_length = max_length;
     so.truncation = parse_truncation(truncation);
+    so.instruction = instruction;
     EncodedPair e;
     {
       py::gil_scoped_release nogil;
@@ -143,9 +146,11 @@ PYBIND11_MODULE(_crossrank, m) {
       .def("score", &PyEngine::score, py::arg("queries"), py::arg("documents"), py::arg("max_length") = 512,
            py::arg("truncation") = "flagembedding", py::arg("batch_size") = 32, py::arg("normalize") = false,
            py::arg("long_doc") = "truncate", py::arg("chunk_overlap") = 64, py::arg("max_chunks") = 256,
+           py::arg("instruction") = "",
            "Scores pairs (queries[i], documents[i]); float64 array of raw logits or sigmoids.")
       .def("encode", &PyEngine::encode, py::arg("query"), py::arg("document"), py::arg("max_length") = 512,
-           py::arg("truncation") = "flagembedding", "Token ids and type ids of one pair (int32 arrays).")
+           py::arg("truncation") = "flagembedding", py::arg("instruction") = "",
+           "Token ids and type ids of one pair (int32 arrays).")
       .def("forward", &PyEngine::forward, py::arg("sequences"),
            "Raw float32 logits of [(ids, type_ids), ...] in one forward pass.")
       .def("info", &PyEngine::info);

@@ -82,12 +82,27 @@ std::size_t default_budget_bytes() {
 }
 
 // Tokenizer for synthetic models, which have no files: the test tokenizers shipped in the
-// source tree (an 8k unigram for XLM-R shapes, the real ms-marco WordPiece for BERT).
+// source tree (an 8k unigram for XLM-R shapes, the real ms-marco WordPiece for BERT), and
+// for Qwen3 shapes Qwen's byte-level BPE: the committed tokenizer.json skeleton
+// (tests/data/tokenizers/qwen-bpe) over the real ranks, qwen.tiktoken, which live outside
+// the tree ($CROSSRANK_SHARED_DIR, default the source tree's ../shared).
 std::unique_ptr<Tokenizer> synthetic_tokenizer(const ModelConfig& c) {
   std::vector<fs::path> dirs;
   if (const char* env = std::getenv("CROSSRANK_TOKENIZER_DIR")) dirs.emplace_back(env);
   const fs::path src = CROSSRANK_SOURCE_DIR;
-  if (std::string(c.family()) == "xlm-roberta") dirs.push_back(src / "tests/data/tokenizers/xlmr-unigram");
+  const std::string family = c.family();
+  if (family == "qwen3") {
+    for (const auto& d : dirs)
+      if (fs::exists(d)) return load_tokenizer(d.string());
+    const char* env = std::getenv("CROSSRANK_SHARED_DIR");
+    const fs::path shared = env && *env ? fs::path(env) : src / ".." / "shared";
+    const fs::path ranks = shared / "models/qwen3-reranker/qwen.tiktoken";
+    const fs::path skeleton = src / "tests/data/tokenizers/qwen-bpe/qwen3.tokenizer-skeleton.json";
+    if (fs::exists(ranks) && fs::exists(skeleton)) return load_bpe_tiktoken(ranks.string(), skeleton.string());
+    throw Error("synthetic Qwen3 model: no Qwen tokenizer (" + ranks.string() + " and " + skeleton.string() +
+                "; or set CROSSRANK_TOKENIZER_DIR to a Qwen tokenizer folder)");
+  }
+  if (family == "xlm-roberta") dirs.push_back(src / "tests/data/tokenizers/xlmr-unigram");
   else dirs.push_back(src / "tests/data/models/tiny-bert");
   for (const auto& d : dirs)
     if (fs::exists(d)) return load_tokenizer(d.string());

@@ -2,13 +2,15 @@
 #include "model/architecture.h"
 
 #include "model/encoder.h"
+#include "model/qwen3.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
 
 namespace crossrank {
 
 const std::vector<const Architecture*>& architectures() {
-  static const std::vector<const Architecture*> all{&xlm_roberta_architecture(), &bert_architecture()};
+  static const std::vector<const Architecture*> all{&xlm_roberta_architecture(), &bert_architecture(),
+                                                     &qwen3_architecture()};
   return all;
 }
 

@@ -37,6 +37,8 @@ void synthetic_fill(const std::string& name, std::uint64_t seed, float* out, std
   float offset = 0.0f, scale = 0.0346410162f;
   if (ends_with(name, "LayerNorm.weight") || ends_with(name, ".gamma")) {
     offset = 1.0f; scale = 0.1f;
+  } else if (ends_with(name, "norm.weight")) {  // RMSNorm weights (Qwen3: *_layernorm, q/k_norm, model.norm)
+    offset = 1.0f; scale = 0.1f;
   } else if (ends_with(name, "LayerNorm.bias") || ends_with(name, ".beta")) {
     scale = 0.1f;
   } else if (name == "classifier.out_proj.weight" || name == "classifier.weight") {

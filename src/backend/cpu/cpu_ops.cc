@@ -32,6 +32,7 @@
 
 #include "backend/backend.h"
 #include "backend/cpu/attention.h"
+#include "backend/cpu/attention_causal.h"
 #include "backend/cpu/cpu_ops.h"
 #include "backend/cpu/gemm.h"
 #include "backend/cpu/isa.h"
@@ -440,8 +441,8 @@ class CpuOps final : public Ops, public CpuOpsInfo {
       AttnArgs a = attn_args(d, q, k, v, out, b);
       if (bf16_attention(d)) cpu::attention_bf16(a, scratch(attention_bytes(d, b)));
       else cpu::attention(a, reinterpret_cast<float*>(scratch(attention_bytes(d, b))), opts_.attn_sgemm);
-    } else {
-      attention_generic(d, q, k, v, out, b);
+    } else {  // causal, grouped-query, last-row and shared-prefix attention (decoders)
+      attention_causal(d, q, k, v, out, b, reinterpret_cast<float*>(scratch(attention_causal_scratch_bytes(d))));
     }
     if (out.aux) {
 #pragma omp parallel for schedule(static)
@@ -540,7 +541,7 @@ class CpuOps final : public Ops, public CpuOpsInfo {
     return align64(comp_bytes(in.rows, in.cols)) + (precise() ? align64(precise_bytes(in.cols)) : 0);
   }
   std::size_t attention_scratch(const AttnDesc& d, const Act&, const Act&) const override {
-    return fast_attention(d, batch()) ? attention_bytes(d, batch()) : 0;
+    return fast_attention(d, batch()) ? attention_bytes(d, batch()) : attention_causal_scratch_bytes(d);
   }
   std::size_t head_scratch(const Act& pooled, const Param&) const override {
     return static_cast<std::size_t>(pooled.rows) * pooled.cols * 4;
@@ -783,7 +784,7 @@ class CpuOps final : public Ops, public CpuOpsInfo {
   }
 
   // The blocked kernels handle bidirectional attention (all rows or the first row) with
-  // one KV head per query head and no shared prefixes; anything else takes the generic path.
+  // one KV head per query head and no shared prefixes; anything else takes attention_causal.
   static bool fast_attention(const AttnDesc& d, const PackedBatch& b) {
     return cpu_isa() >= Isa::kAvx2 && !d.causal && d.kv_heads == d.heads && d.q_rows != RowSel::kLast &&
            !b.has_prefixes();
