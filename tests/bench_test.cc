@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "crossrank/crossrank.h"
+#include "bench/quality_gate.h"
 #include "test_util.h"
 
 namespace {
@@ -250,3 +251,23 @@ TEST(Bench, BadOptionsFailWithOneLineMessage) {
 }
 
 }  // namespace
+
+// Only configurations that passed the real-weight quality gate are recommended.
+TEST(BenchQualityGate, Int8OnlyInTheGatedConfiguration) {
+  using crossrank::bench::quality_gate;
+  const std::string gated =
+      "cpu int8: kernels avx512_bf16, oneDNN ISA avx512_core_amx, int8 weights 8-bit, GEMM x, SmoothQuant alpha 0.5 "
+      "(calibrated), 16-bit pooled rows, attention fp32";
+  EXPECT_TRUE(quality_gate(crossrank::DType::kInt8, crossrank::BackendKind::kCpu, gated).passed);
+  auto without = [&](const std::string& what, const std::string& with) {
+    std::string d = gated;
+    d.replace(d.find(what), what.size(), with);
+    return quality_gate(crossrank::DType::kInt8, crossrank::BackendKind::kCpu, d);
+  };
+  EXPECT_FALSE(without("int8 weights 8-bit", "int8 weights 7-bit (u8*s8 saturates without VNNI)").passed);
+  EXPECT_FALSE(without("SmoothQuant alpha 0.5 (calibrated)", "SmoothQuant off (no calibration)").passed);
+  EXPECT_FALSE(without("attention fp32", "attention bf16").passed);
+  EXPECT_FALSE(without("16-bit pooled rows", "8-bit pooled rows").passed);
+  EXPECT_TRUE(quality_gate(crossrank::DType::kFp32, crossrank::BackendKind::kCpu, "").passed);
+  EXPECT_TRUE(quality_gate(crossrank::DType::kBf16, crossrank::BackendKind::kCpu, "").passed);
+}

@@ -164,6 +164,9 @@ class Engine {
   virtual const ModelInfo& info() const = 0;
   virtual DType dtype() const = 0;
   virtual BackendKind backend() const = 0;
+  // One line on how it computes: backend, ISA, GEMM implementation, precision choices
+  // (e.g. "cpu int8: kernels avx512_bf16, ..., SmoothQuant alpha 0.5 (calibrated), ...").
+  virtual std::string describe() const { return ""; }
 };
 
 // Library version string, e.g. "0.1.0".

@@ -16,6 +16,7 @@
 #include "backend/backend.h"
 #include "bench/gemm_peak.h"
 #include "bench/inputs.h"
+#include "bench/quality_gate.h"
 #include "bench/report.h"
 #include "bench/bench.h"
 #include "util/output.h"
@@ -327,6 +328,12 @@ int run_bench(const BenchOptions& o) {
     dr.baseline_rss_mb = rss_bytes() / 1048576.0;
     dr.ok = true;
     dr.backend = to_string(engine->backend());
+    dr.describe = engine->describe();
+    {
+      const GateVerdict v = quality_gate(dtypes[di], engine->backend(), dr.describe);
+      dr.gated = v.passed;
+      dr.gate = v.why;
+    }
     dr.threads = omp_get_max_threads();
     rep.threads = dr.threads;
     rep.model = engine->info();

@@ -46,6 +46,11 @@ void recommend(Report& r) {
     auto& c = r.results[i];
     c.tags.clear();
     if (c.status != "ok") continue;
+    // Only dtypes that passed the real-weight quality gate are recommended.
+    bool gated = false;
+    for (const auto& d : r.dtypes)
+      if (d.dtype == c.dtype && d.ok) gated = d.gated;
+    if (!gated) continue;
     if (r.best < 0 || c.pairs_per_s > r.results[r.best].pairs_per_s) r.best = i;
     if (c.latency.p90 <= r.latency_budget_ms &&
         (r.best_within < 0 || c.pairs_per_s > r.results[r.best_within].pairs_per_s))
@@ -142,7 +147,7 @@ std::string render_md(const Report& r) {
     o << (i ? ";" : "") << " " << d.dtype << " ";
     if (d.ok)
       o << num(d.baseline_rss_mb) << " MB RSS after load (+" << num(d.baseline_rss_mb - d.rss_before_mb)
-        << " MB for the model; load " << num(d.load_s) << " s, backend " << d.backend << ")";
+        << " MB for the model; load " << num(d.load_s) << " s, " << (d.describe.empty() ? "backend " + d.backend : md_escape(d.describe)) << ")";
     else
       o << "not run (" << md_escape(d.note) << ")";
   }
@@ -197,8 +202,12 @@ std::string render_md(const Report& r) {
         << ") has p90 " << num(lo) << " ms; raise --latency-budget-ms or use a smaller model\n";
     }
   } else {
-    o << "- no configuration completed\n";
+    o << "- no quality-gated configuration completed\n";
   }
+  o << "- Only configurations whose dtype passed the real-weight quality gate are recommended "
+       "(tests/real_weights_test.cc, in CI):\n";
+  for (const auto& d : r.dtypes)
+    if (d.ok) o << "  - " << (d.gated ? "gated: " : "**not recommended**: ") << md_escape(d.gate) << "\n";
   o << "\n## Notes\n\n";
   o << "- Batch latency: wall time of one Engine::score call over `batch` pairs with batch_size = batch "
        "(seedlike: tokenization, length sorting, packing and the forward pass), or of one Engine::forward "
@@ -299,6 +308,8 @@ std::string render_json(const Report& r) {
                    {"ok", d.ok},
                    {"note", d.note},
                    {"backend", d.backend},
+                   {"describe", d.describe},
+                   {"quality_gate", {{"passed", d.gated}, {"why", d.gate}}},
                    {"threads", d.threads},
                    {"load_s", d.load_s},
                    {"rss_before_mb", d.rss_before_mb},

@@ -62,6 +62,9 @@ struct DTypeRun {
   double load_s = 0;           // Engine::open wall time
   double rss_before_mb = 0;    // process RSS before Engine::open
   double baseline_rss_mb = 0;  // process RSS after Engine::open (model resident)
+  std::string describe;        // Engine::describe()
+  bool gated = false;          // passed the real-weight quality gate (quality_gate.h)
+  std::string gate;            // the verdict's one line
 };
 
 struct Report {

@@ -275,6 +275,7 @@ class EngineImpl final : public Engine {
   const ModelInfo& info() const override { return info_; }
   DType dtype() const override { return backend_->dtype(); }
   BackendKind backend() const override { return kind_; }
+  std::string describe() const override { return backend_->describe(); }
 
  private:
   ModelConfig config_;

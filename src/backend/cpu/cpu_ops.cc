@@ -22,6 +22,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <map>
@@ -124,7 +125,22 @@ class CpuOps final : public Ops, public CpuOpsInfo {
 
   const char* name() const override { return "cpu"; }
   DType dtype() const override { return dtype_; }
-  std::string describe() const override { return describe_ + gemm_impl_; }
+  std::string describe() const override {
+    std::string d = describe_ + gemm_impl_;
+    if (prec_ == GemmPrec::kInt8) {
+      d += stats_.empty() ? ", SmoothQuant off (no calibration)" : ", SmoothQuant alpha " + fmt_alpha() + " (calibrated)";
+      d += precise() ? ", 16-bit pooled rows" : ", 8-bit pooled rows";
+      d += opts_.attn_bf16_int8 && cpu_isa() >= Isa::kAvx512Bf16 ? ", attention bf16" : ", attention fp32";
+    } else if (prec_ == GemmPrec::kBf16) {
+      d += opts_.attn_bf16 && cpu_isa() >= Isa::kAvx512Bf16 ? ", attention bf16" : ", attention fp32";
+    }
+    return d;
+  }
+  std::string fmt_alpha() const {
+    char b[16];
+    std::snprintf(b, sizeof b, "%.2g", opts_.smooth_alpha);
+    return b;
+  }
   OpsCaps caps() const override {
     OpsCaps c;
     c.dtypes = {DType::kFp32, DType::kBf16, DType::kInt8};
