@@ -268,6 +268,8 @@ TEST(BenchQualityGate, Int8OnlyInTheGatedConfiguration) {
   EXPECT_FALSE(without("SmoothQuant alpha 0.5 (calibrated)", "SmoothQuant off (no calibration)").passed);
   EXPECT_FALSE(without("attention fp32", "attention bf16").passed);
   EXPECT_FALSE(without("16-bit pooled rows", "8-bit pooled rows").passed);
+  EXPECT_TRUE(quality_gate(crossrank::DType::kInt8, crossrank::BackendKind::kCpu, gated, "xlm-roberta").passed);
+  EXPECT_FALSE(quality_gate(crossrank::DType::kInt8, crossrank::BackendKind::kCpu, gated, "qwen3").passed);
   EXPECT_TRUE(quality_gate(crossrank::DType::kFp32, crossrank::BackendKind::kCpu, "").passed);
   EXPECT_TRUE(quality_gate(crossrank::DType::kBf16, crossrank::BackendKind::kCpu, "").passed);
 }

@@ -330,7 +330,7 @@ int run_bench(const BenchOptions& o) {
     dr.backend = to_string(engine->backend());
     dr.describe = engine->describe();
     {
-      const GateVerdict v = quality_gate(dtypes[di], engine->backend(), dr.describe);
+      const GateVerdict v = quality_gate(dtypes[di], engine->backend(), dr.describe, engine->info().family);
       dr.gated = v.passed;
       dr.gate = v.why;
     }

@@ -4,7 +4,7 @@
 
 namespace crossrank::bench {
 
-GateVerdict quality_gate(DType dtype, BackendKind backend, const std::string& describe) {
+GateVerdict quality_gate(DType dtype, BackendKind backend, const std::string& describe, const std::string& family) {
   auto has = [&](const char* s) { return describe.find(s) != std::string::npos; };
   switch (dtype) {
     case DType::kFp32:
@@ -19,6 +19,8 @@ GateVerdict quality_gate(DType dtype, BackendKind backend, const std::string& de
       // The configuration the gate passed with (cpu_ops.cc): 8-bit weights (VNNI),
       // SmoothQuant calibrated at load, 16-bit pooled rows, fp32 attention.
       std::vector<std::string> missing;
+      if (family != "bert" && family != "xlm-roberta")
+        missing.push_back("no real-weight gate for the " + family + " family (gated on a BERT cross-encoder only)");
       if (!has("int8 weights 8-bit"))
         missing.push_back("7-bit weights without VNNI (real-weight gate fails: WikiQA top-1 96 %, TREC-DL 95.3 %)");
       if (!has("SmoothQuant alpha")) missing.push_back("no SmoothQuant calibration");

@@ -16,7 +16,10 @@ struct GateVerdict {
   std::string why;  // one line: the evidence, or what the configuration lacks
 };
 
-// Verdict for an engine's dtype, backend and Engine::describe() line.
-GateVerdict quality_gate(DType dtype, BackendKind backend, const std::string& describe);
+// Verdict for an engine's dtype, backend, Engine::describe() line and model family
+// (ModelInfo::family). The gates ran on an encoder cross-encoder; a decoder family's int8
+// has no real-weight gate (no real decoder weights here), so it is not gated.
+GateVerdict quality_gate(DType dtype, BackendKind backend, const std::string& describe,
+                         const std::string& family = "bert");
 
 }  // namespace crossrank::bench
