@@ -23,6 +23,32 @@ Act Ops::rows_view(const Act& a, int r0, int n) const {
   return v;
 }
 
+std::vector<std::int64_t> head_out_rows(const HeadDesc& d) {
+  std::vector<std::int64_t> rows = d.out_rows;
+  if (rows.empty())
+    for (std::int64_t r = 0; r < d.out->rows(); ++r) rows.push_back(r);
+  check(rows.size() == 1 || rows.size() == 2, "head: 1 or 2 output rows expected");
+  for (auto r : rows) check(r >= 0 && r < d.out->rows(), "head: output row out of range");
+  return rows;
+}
+
+std::unique_ptr<HostHead> make_host_head(const HeadDesc& d) {
+  auto p = std::make_unique<HostHead>();
+  p->H = static_cast<int>(d.out->cols());
+  if (d.dense_w) {
+    p->dense_w = d.dense_w->f32();
+    p->dense_b = d.dense_b ? d.dense_b->f32() : std::vector<float>(p->H, 0.f);
+  }
+  const std::vector<std::int64_t> rows = head_out_rows(d);
+  p->n = static_cast<int>(rows.size());
+  for (auto r : rows) {
+    auto v = d.out->row_f32(r);
+    p->out.insert(p->out.end(), v.begin(), v.end());
+    p->out_b.push_back(d.out_b ? d.out_b->row_f32(r)[0] : 0.f);
+  }
+  return p;
+}
+
 int selected_rows(const PackedBatch& b, RowSel sel) {
   return sel == RowSel::kAll ? b.total_tokens() : b.num_seqs();
 }

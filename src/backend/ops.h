@@ -92,6 +92,19 @@ class Param {
 };
 using ParamPtr = std::unique_ptr<Param>;
 
+// The head's output rows: HeadDesc::out_rows, or every row of `out`; throws Error unless
+// there are 1 or 2, all in range.
+std::vector<std::int64_t> head_out_rows(const HeadDesc& d);
+
+// A head's parameters as host fp32 (the ref and cpu backends compute with this).
+struct HostHead final : Param {
+  std::vector<float> dense_w, dense_b;  // [H, H], [H]; empty: no dense layer
+  std::vector<float> out;               // [n, H]: the selected output rows
+  std::vector<float> out_b;             // [n]
+  int n = 0, H = 0;
+};
+std::unique_ptr<HostHead> make_host_head(const HeadDesc& d);
+
 // ---- per-pass arguments ---------------------------------------------------------------
 
 // Which rows of each sequence an op produces: all tokens, or one row per sequence.

@@ -284,14 +284,10 @@ class CudaOps final : public Ops {
       p->dense_w = upload_f32(values(d.dense_w));
       p->dense_b = upload_f32(d.dense_b ? values(d.dense_b) : std::vector<float>(p->H, 0.f));
     }
-    std::vector<std::int64_t> rows = d.out_rows;
-    if (rows.empty())
-      for (std::int64_t r = 0; r < d.out->rows(); ++r) rows.push_back(r);
-    check(rows.size() == 1 || rows.size() == 2, "head: 1 or 2 output rows expected");
+    const std::vector<std::int64_t> rows = head_out_rows(d);
     p->n = static_cast<int>(rows.size());
     std::vector<float> w, b;
     for (auto r : rows) {
-      check(r >= 0 && r < d.out->rows(), "head: output row out of range");
       auto v = planner_ ? std::vector<float>(p->H, 0.f) : d.out->row_f32(r);
       w.insert(w.end(), v.begin(), v.end());
       b.push_back(d.out_b && !planner_ ? d.out_b->row_f32(r)[0] : 0.f);

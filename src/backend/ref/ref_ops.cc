@@ -31,12 +31,6 @@ struct RefEmbed final : Param {
   bool has_norm = false;
   RefNorm norm;
 };
-struct RefHead final : Param {
-  std::vector<float> dense_w, dense_b;  // empty: no dense layer
-  std::vector<float> out;               // [n, H]
-  std::vector<float> out_b;             // [n]
-  int n = 0, H = 0;
-};
 
 inline float* row(const Act& a, int r) { return reinterpret_cast<float*>(a.data) + static_cast<std::size_t>(r) * a.ld; }
 
@@ -128,26 +122,7 @@ class RefOps final : public Ops {
     if (d.has_norm) fill_norm(d.norm, p->norm);
     return p;
   }
-  ParamPtr prepare_head(const HeadDesc& d) override {
-    auto p = std::make_unique<RefHead>();
-    p->H = static_cast<int>(d.out->cols());
-    if (d.dense_w) {
-      p->dense_w = d.dense_w->f32();
-      p->dense_b = d.dense_b ? d.dense_b->f32() : std::vector<float>(p->H, 0.f);
-    }
-    std::vector<std::int64_t> rows = d.out_rows;
-    if (rows.empty())
-      for (std::int64_t r = 0; r < d.out->rows(); ++r) rows.push_back(r);
-    check(rows.size() == 1 || rows.size() == 2, "head: 1 or 2 output rows expected");
-    p->n = static_cast<int>(rows.size());
-    for (auto r : rows) {
-      check(r >= 0 && r < d.out->rows(), "head: output row out of range");
-      auto v = d.out->row_f32(r);
-      p->out.insert(p->out.end(), v.begin(), v.end());
-      p->out_b.push_back(d.out_b ? d.out_b->row_f32(r)[0] : 0.f);
-    }
-    return p;
-  }
+  ParamPtr prepare_head(const HeadDesc& d) override { return make_host_head(d); }
 
   char* allocate_arena(std::size_t bytes) override {
     return static_cast<char*>(::operator new[](bytes, std::align_val_t(64)));
@@ -318,7 +293,7 @@ class RefOps final : public Ops {
   }
 
   std::vector<float> do_head(const Act& pooled, const Param& hp) override {
-    const auto& h = static_cast<const RefHead&>(hp);
+    const auto& h = static_cast<const HostHead&>(hp);
     check(pooled.cols == h.H, "head: pooled width mismatch");
     std::vector<float> logits(pooled.rows);
     std::vector<float> t(h.H);
