@@ -36,6 +36,7 @@ std::function<int()> setup_bench(CLI::App* sub) {
     o->dtypes = ef->dtype;
     o->backend = ef->backend;
     o->threads = ef->threads;
+    o->deterministic = ef->deterministic;
     o->explicit_batches = o_batch->count() > 0;
     o->explicit_repeats = o_repeats->count() > 0;
     return bench::run_bench(*o);

@@ -1,6 +1,6 @@
 #pragma once
 // The engine flags every subcommand that opens a model shares (--dtype, --backend,
-// --threads, --memory-budget-mb, --device), declared once.
+// --threads, --memory-budget-mb, --device, --deterministic), declared once.
 #include <CLI/CLI.hpp>
 #include <string>
 
@@ -12,6 +12,7 @@ struct EngineFlags {
   std::string dtype = "fp32", backend = "auto";
   int threads = 0, device = 0;
   std::size_t memory_mb = 0;
+  bool deterministic = false;
 
   // Adds the flags to `app`; `dtype_help` overrides the --dtype help text (e.g. bench's
   // comma lists), `with_memory` adds --memory-budget-mb.
@@ -21,6 +22,9 @@ struct EngineFlags {
     app->add_option("--threads", threads, "compute threads (0 = all cores)")->envname("CROSSRANK_THREADS");
     app->add_option("--device", device, "CUDA device (one engine per GPU; replicas for several)")->envname("CROSSRANK_DEVICE");
     if (with_memory) app->add_option("--memory-budget-mb", memory_mb, "activation memory per pass (0 = auto)");
+    app->add_flag("--deterministic", deterministic,
+                  "bit-identical scores whatever the batching, threads and other pairs (same binary and ISA)")
+        ->envname("CROSSRANK_DETERMINISTIC");
   }
   // The parsed EngineOptions; throws Error for an unknown dtype or backend.
   EngineOptions get() const {
@@ -30,6 +34,7 @@ struct EngineFlags {
     o.threads = threads;
     o.memory_budget_mb = memory_mb;
     o.device = device;
+    o.deterministic = deterministic;
     return o;
   }
 };

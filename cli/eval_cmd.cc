@@ -43,6 +43,7 @@ std::function<int()> setup_eval(CLI::App* sub) {
     o->dtype = ef->dtype;
     o->backend = ef->backend;
     o->threads = ef->threads;
+    o->deterministic = ef->deterministic;
     return eval::run_eval(*o);
   };
 }

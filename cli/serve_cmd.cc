@@ -25,6 +25,7 @@ struct ServeArgs {
   std::string dtype = "fp32", backend = "auto", truncation = "flagembedding";
   int threads = 0;
   std::size_t memory_mb = 0;
+  bool deterministic = false;
   ServerOptions server;
 };
 
@@ -47,6 +48,7 @@ int run(const ServeArgs& a) {
   eo.backend = parse_backend(a.backend);
   eo.threads = a.threads;
   eo.memory_budget_mb = a.memory_mb;
+  eo.deterministic = a.deterministic;
   ServerOptions so = a.server;
   so.truncation = parse_truncation(a.truncation);
   so.compute_threads = a.threads;
@@ -111,6 +113,9 @@ std::function<int()> setup_serve(CLI::App* sub) {
   sub->add_option("--port,-p", s.port, "port (0 = ephemeral)")->capture_default_str()->envname("CROSSRANK_PORT");
   sub->add_option("--dtype", a->dtype, "fp32 | bf16 | int8 | fp16 (GPU)")->capture_default_str()->envname("CROSSRANK_DTYPE");
   sub->add_option("--backend", a->backend, "auto | cpu | ref | cuda")->capture_default_str()->envname("CROSSRANK_BACKEND");
+  sub->add_flag("--deterministic", a->deterministic,
+                "bit-identical scores whatever the batching, load and other requests (same binary and ISA)")
+      ->envname("CROSSRANK_DETERMINISTIC");
   sub->add_option("--threads", a->threads, "compute threads of the forward pass (0 = all cores)")
       ->capture_default_str()
       ->envname("CROSSRANK_THREADS");

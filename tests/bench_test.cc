@@ -265,6 +265,7 @@ TEST(BenchQualityGate, Int8OnlyInTheGatedConfiguration) {
     return quality_gate(crossrank::DType::kInt8, crossrank::BackendKind::kCpu, d);
   };
   EXPECT_FALSE(without("int8 weights 8-bit", "int8 weights 7-bit (u8*s8 saturates without VNNI)").passed);
+  EXPECT_FALSE(without("GEMM x", "GEMM igemm_u8s8 (exact s16 pairs: no VNNI)").passed);
   EXPECT_FALSE(without("SmoothQuant alpha 0.5 (calibrated)", "SmoothQuant off (no calibration)").passed);
   EXPECT_FALSE(without("attention fp32", "attention bf16").passed);
   EXPECT_FALSE(without("16-bit pooled rows", "8-bit pooled rows").passed);

@@ -64,7 +64,8 @@ TEST_P(FolderParity, MatchesTransformers) {
   const std::string dir = model_dir(name);
   if (!fs::exists(dir + "/golden.jsonl")) GTEST_SKIP() << "no goldens at " << dir;
   EngineOptions eo;
-  eo.backend = parse_backend(backend);
+  eo.deterministic = backend == "cpu-det";  // batch-invariant kernels (sgemm_det)
+  eo.backend = parse_backend(eo.deterministic ? "cpu" : backend);
   auto engine = Engine::open(dir, eo);
   const auto cases = read_golden_jsonl(dir + "/golden.jsonl");
   ASSERT_GT(cases.size(), 10u);
@@ -102,7 +103,7 @@ TEST_P(FolderParity, MatchesTransformers) {
 INSTANTIATE_TEST_SUITE_P(
     Goldens, FolderParity,
     ::testing::Combine(::testing::Values("tiny-xlmr", "tiny-bert", "tiny-xlmr-bf16-noprefix"),
-                       ::testing::Values("ref", "cpu")),
+                       ::testing::Values("ref", "cpu", "cpu-det")),
     [](const auto& info) {
       std::string n = std::get<0>(info.param) + "_" + std::get<1>(info.param);
       std::replace(n.begin(), n.end(), '-', '_');

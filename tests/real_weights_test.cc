@@ -120,7 +120,7 @@ void check_gate(const char* set, DType dtype, const Gate& g) {
                   l.ref[i][ra[0]] - l.ref[i][rb[0]], got[i][rb[0]] - got[i][ra[0]]);
   }
   // The CPU varies between machines: on one where this configuration is not gated (int8
-  // without VNNI keeps 7-bit weights and fails these gates), bench must not recommend it;
+  // without VNNI fails the TREC-DL gate, see bench/quality_gate.cc), bench must not recommend it;
   // the figures above are printed for the record.
   const bench::GateVerdict v = bench::quality_gate(dtype, BackendKind::kCpu, describe);
   if (!v.passed) GTEST_SKIP() << describe << ": " << v.why << " (crossrank bench does not recommend it)";

@@ -77,6 +77,11 @@ struct EngineOptions {
   int threads = 0;                   // 0: all cores
   std::size_t memory_budget_mb = 0;  // activation budget per forward pass; 0: auto
   int device = 0;                    // CUDA device (backend cuda / auto); one engine per GPU
+  // Batch-invariant scores: a pair's score is bit-identical whatever the batch size, the
+  // other pairs, its position, the thread count and the token budget (same binary and
+  // ISA level; README "Deterministic scores"). Backends without invariant kernels (cuda)
+  // refuse it at open() with Error(kUnsupported).
+  bool deterministic = false;
 };
 
 struct ScoreOptions {

@@ -205,6 +205,8 @@ class Reranker:
     normalize, batch_size, long_doc: defaults for compute_score.
     instruction: decoder rerankers (Qwen3-Reranker): the task instruction of the prompt
         (None = the model card's default); every scoring call also takes one.
+    deterministic: bit-identical scores whatever the batching, threads and other pairs
+        (same binary and ISA level; see the README's "Deterministic scores").
     """
 
     def __init__(
@@ -223,11 +225,13 @@ class Reranker:
         max_chunks: int = 256,
         activation_fn: Any = None,
         instruction: Optional[str] = None,
+        deterministic: bool = False,
     ) -> None:
         self.model_dir = os.fspath(model_dir)
         if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 0):
             raise ValueError(f"threads must be None or a non-negative integer, got {threads!r}")
-        self._engine = _crossrank.Engine(self.model_dir, str(dtype), str(backend), int(threads or 0))
+        self._engine = _crossrank.Engine(self.model_dir, str(dtype), str(backend), int(threads or 0),
+                                         bool(deterministic))
         self.info = self._engine.info()
         self.max_length = self._check_max_length(max_length)
         self.truncation = self._check_choice("truncation", truncation, ("flagembedding", "longest_first"))
@@ -471,6 +475,7 @@ class FlagReranker(Reranker):
         backend: str = "auto",
         truncation: str = "flagembedding",
         long_doc: str = "truncate",
+        deterministic: bool = False,
         **kwargs: Any,
     ) -> None:
         for k, v in kwargs.items():
@@ -488,7 +493,8 @@ class FlagReranker(Reranker):
         if dtype is None:
             dtype = "fp16" if use_fp16 and wants_gpu else "fp32"
         super().__init__(model_name_or_path, dtype=dtype, max_length=max_length, threads=threads, backend=backend,
-                         truncation=truncation, normalize=normalize, batch_size=batch_size, long_doc=long_doc)
+                         truncation=truncation, normalize=normalize, batch_size=batch_size, long_doc=long_doc,
+                         deterministic=deterministic)
 
 
 _ST_BACKENDS = {"torch", "onnx", "openvino"}
@@ -514,6 +520,7 @@ class CrossEncoder(Reranker):
         backend: str = "auto",
         truncation: str = "longest_first",
         long_doc: str = "truncate",
+        deterministic: bool = False,
         **kwargs: Any,
     ) -> None:
         ignored = {"cache_folder", "trust_remote_code", "revision", "local_files_only", "token", "model_kwargs",
@@ -530,7 +537,7 @@ class CrossEncoder(Reranker):
         path = os.fspath(model_name_or_path)
         # Open with a safe length first, then apply CrossEncoder's default max_length.
         super().__init__(path, dtype=dtype, max_length=8, threads=threads, backend=backend, truncation=truncation,
-                         long_doc=long_doc, activation_fn=activation_fn)
+                         long_doc=long_doc, activation_fn=activation_fn, deterministic=deterministic)
         if max_length is None:
             tok = _tokenizer_max_length(path)
             max_length = min(tok, self.info["max_length"]) if tok else self.info["max_length"]

@@ -32,8 +32,10 @@ py::array_t<T> to_numpy(std::vector<T>&& v) {
 // other Python threads (and other engines) keep running.
 class PyEngine {
  public:
-  PyEngine(const std::string& model, const std::string& dtype, const std::string& backend, int threads) {
+  PyEngine(const std::string& model, const std::string& dtype, const std::string& backend, int threads,
+           bool deterministic) {
     EngineOptions o;
+    o.deterministic = deterministic;
     o.dtype = parse_dtype(dtype);
     o.backend = parse_backend(backend);
     if (threads < 0) throw Error("threads must be >= 0 (0 = all cores)");
@@ -141,8 +143,9 @@ PYBIND11_MODULE(_crossrank, m) {
   py::register_exception<Error>(m, "CrossrankError", PyExc_ValueError);
   m.attr("__version__") = version();
   py::class_<PyEngine>(m, "Engine")
-      .def(py::init<const std::string&, const std::string&, const std::string&, int>(), py::arg("model"),
-           py::arg("dtype") = "fp32", py::arg("backend") = "auto", py::arg("threads") = 0)
+      .def(py::init<const std::string&, const std::string&, const std::string&, int, bool>(), py::arg("model"),
+           py::arg("dtype") = "fp32", py::arg("backend") = "auto", py::arg("threads") = 0,
+           py::arg("deterministic") = false)
       .def("score", &PyEngine::score, py::arg("queries"), py::arg("documents"), py::arg("max_length") = 512,
            py::arg("truncation") = "flagembedding", py::arg("batch_size") = 32, py::arg("normalize") = false,
            py::arg("long_doc") = "truncate", py::arg("chunk_overlap") = 64, py::arg("max_chunks") = 256,

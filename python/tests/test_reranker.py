@@ -366,3 +366,14 @@ def test_bad_inputs_raise(bert: Reranker) -> None:
         bert.compute_score([["q", "fine"], ["q", "bad \ud800 surrogate"]])
     # The engine still works after errors.
     assert len(bert.compute_score(PAIRS)) == 3
+
+
+def test_deterministic_scores_do_not_depend_on_the_batch() -> None:
+    r = _open(XLMR, deterministic=True)
+    pairs = [[f"query {i % 3}", "passage " + "word " * (1 + 7 * i)] for i in range(20)]
+    alone = [r.compute_score([p], batch_size=1)[0] for p in pairs]
+    for bs in (3, 7, 20):
+        got = r.compute_score(pairs, batch_size=bs)
+        assert got == alone  # bit-identical, not merely close
+    fl = FlagReranker(XLMR, deterministic=True)
+    assert fl.compute_score(pairs, batch_size=5) == alone

@@ -50,8 +50,8 @@ std::unique_ptr<Backend> make_backend(std::unique_ptr<Ops> ops, const ModelConfi
 // Naive, obviously-right fp32 ops: the oracle for every other backend, op by op.
 std::unique_ptr<Ops> make_reference_ops();
 // Optimised CPU ops (oneDNN GEMMs + fused kernels) in fp32, bf16 or int8; throws Error
-// (kUnsupported) for fp16.
-std::unique_ptr<Ops> make_cpu_ops(DType dtype);
+// (kUnsupported) for fp16. deterministic: batch-invariant kernels (EngineOptions).
+std::unique_ptr<Ops> make_cpu_ops(DType dtype, bool deterministic = false);
 // CUDA ops on device `device`; throws Error when built without CUDA or no GPU is usable.
 std::unique_ptr<Ops> make_cuda_ops(DType dtype, int device = 0);
 // True when a CUDA device is usable (false in CPU-only builds).

@@ -30,7 +30,7 @@ int32_t append_seq(PackedBatch& out, const EncodedPair& p, int b, int e, int sta
 
 }  // namespace
 
-PackedBatch pack_batch(std::span<const EncodedPair* const> pairs, const ModelConfig& config) {
+PackedBatch pack_batch(std::span<const EncodedPair* const> pairs, const ModelConfig& config, bool share_prefixes) {
   PackedBatch b;
   size_t total = 0;
   for (const auto* p : pairs) total += p->ids.size();
@@ -60,7 +60,7 @@ PackedBatch pack_batch(std::span<const EncodedPair* const> pairs, const ModelCon
   }
   // Groups of >= 2 pairs with the same shared prefix (causal families only).
   std::map<std::vector<int32_t>, std::vector<size_t>> groups;
-  if (config.arch->shares_prefix())
+  if (share_prefixes && config.arch->shares_prefix())
     for (size_t s = 0; s < pairs.size(); ++s)
       if (pairs[s]->shared_prefix > 0)
         groups[std::vector<int32_t>(pairs[s]->ids.begin(), pairs[s]->ids.begin() + pairs[s]->shared_prefix)].push_back(s);

@@ -35,8 +35,11 @@ struct PackedBatch {
 // Packs encoded pairs in the given order, with the family's position ids. Where the family
 // shares prefixes (causal decoders), pairs whose shared_prefix tokens are equal are packed
 // as one prefix sequence plus one child sequence each (see parent, pair_seq).
+// share_prefixes = false packs every pair whole (deterministic mode: a pair's arithmetic
+// must not depend on whether another pair of its query is in the batch).
 // Throws Error if a sequence is empty, longer than config.max_length, or holds an id
 // outside the vocabulary / type vocabulary.
-PackedBatch pack_batch(std::span<const EncodedPair* const> pairs, const ModelConfig& config);
+PackedBatch pack_batch(std::span<const EncodedPair* const> pairs, const ModelConfig& config,
+                       bool share_prefixes = true);
 
 }  // namespace crossrank

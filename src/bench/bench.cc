@@ -298,6 +298,7 @@ int run_bench(const BenchOptions& o) {
     eo.backend = backend;
     eo.dtype = dtypes[di];
     eo.threads = o.threads;
+    eo.deterministic = o.deterministic;
     // Probe the dtype on a tiny model first: an unsupported dtype is then reported in
     // milliseconds instead of after building a large model's weights.
     if (dtypes[di] != DType::kFp32) {

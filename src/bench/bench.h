@@ -25,6 +25,7 @@ struct BenchOptions {
   int pairs = kDefaultPairs;
   int repeats = kDefaultRepeats;
   int threads = 0;
+  bool deterministic = false;  // EngineOptions::deterministic for every configuration
   double max_seconds = -1;  // < 0: auto
   double gemm_seconds = 0.5;
   int max_length = 512;

@@ -5,6 +5,11 @@
 #include <chrono>
 #include <cstring>
 #include <oneapi/dnnl/dnnl.hpp>
+#include <vector>
+
+#include "backend/cpu/gemm.h"
+#include "backend/cpu/igemm.h"
+#include "backend/cpu/isa.h"
 
 namespace crossrank::bench {
 
@@ -21,6 +26,49 @@ std::vector<GemmShape> peak_shapes(int hidden, int intermediate) {
 }
 
 namespace {
+
+double cpu_now() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_utime.tv_sec + u.ru_stime.tv_sec + 1e-6 * (u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
+
+// Repeats `run` for ~`seconds` after one warm-up and fills the timing fields of r.
+template <class F>
+void time_runs(GemmPeak& r, double seconds, GemmShape sh, F&& run) {
+  run();  // warm-up (JIT, page faults)
+  const double c0 = cpu_now();
+  const auto t0 = std::chrono::steady_clock::now();
+  double el = 0;
+  do {
+    run();
+    ++r.iterations;
+    el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  } while (el < seconds);
+  r.seconds = el;
+  r.cpu_seconds = cpu_now() - c0;
+  r.gflops = 2.0 * sh.m * sh.n * sh.k * r.iterations / el / 1e9;
+  r.m = sh.m, r.n = sh.n, r.k = sh.k;
+  r.ok = true;
+}
+
+// The int8 GEMM crossrank runs where oneDNN's u8*s8 would saturate (cpu::use_igemm()).
+GemmPeak measure_igemm(double seconds, GemmShape sh) {
+  GemmPeak r;
+  r.dtype = "int8";
+  r.kind = "u8:s8:s32";
+  r.impl = std::string("crossrank igemm_u8s8 (") + cpu::to_string(cpu::cpu_isa()) + ")";
+  try {
+    std::vector<uint8_t> a(static_cast<std::size_t>(sh.m) * sh.k, 0x21);
+    std::vector<int8_t> w(static_cast<std::size_t>(sh.n) * sh.k, 0x11);
+    std::vector<int32_t> c(static_cast<std::size_t>(sh.m) * sh.n);
+    const cpu::PackedS8 p(w.data(), sh.n, sh.k);
+    time_runs(r, seconds, sh, [&] { cpu::igemm_u8s8(a.data(), sh.k, sh.m, p, c.data(), sh.n); });
+  } catch (const std::exception& e) {
+    r.note = std::string("igemm error: ") + e.what();
+  }
+  return r;
+}
 
 // One shape for ~`seconds`; fills gflops/iterations/seconds/cpu_seconds/impl or note.
 GemmPeak measure_one(const std::string& dtype, double seconds, GemmShape sh) {
@@ -43,6 +91,7 @@ GemmPeak measure_one(const std::string& dtype, double seconds, GemmShape sh) {
     r.note = "unknown dtype";
     return r;
   }
+  if (dtype == "int8" && cpu::use_igemm()) return measure_igemm(seconds, sh);
   try {
     dnnl::engine eng(dnnl::engine::kind::cpu, 0);
     dnnl::stream s(eng);
@@ -69,29 +118,10 @@ GemmPeak measure_one(const std::string& dtype, double seconds, GemmShape sh) {
     fill(B, pd.weights_desc().get_size(), b == dt::f32 ? 0x3c : 0x11);
     fill(C, pd.dst_desc().get_size(), 0);
     dnnl::matmul mm(pd);
-    auto run = [&] {
+    time_runs(r, seconds, sh, [&] {
       mm.execute(s, {{DNNL_ARG_SRC, A}, {DNNL_ARG_WEIGHTS, B}, {DNNL_ARG_DST, C}});
       s.wait();
-    };
-    run();  // warm-up (JIT, page faults)
-    auto cpu_now = [] {
-      rusage u{};
-      getrusage(RUSAGE_SELF, &u);
-      return u.ru_utime.tv_sec + u.ru_stime.tv_sec + 1e-6 * (u.ru_utime.tv_usec + u.ru_stime.tv_usec);
-    };
-    const double c0 = cpu_now();
-    const auto t0 = std::chrono::steady_clock::now();
-    double el = 0;
-    do {
-      run();
-      ++r.iterations;
-      el = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    } while (el < seconds);
-    r.seconds = el;
-    r.cpu_seconds = cpu_now() - c0;
-    r.gflops = 2.0 * sh.m * sh.n * sh.k * r.iterations / el / 1e9;
-    r.m = sh.m, r.n = sh.n, r.k = sh.k;
-    r.ok = true;
+    });
   } catch (const std::exception& e) {
     r.note = std::string("oneDNN error: ") + e.what();
   }

@@ -115,7 +115,7 @@ class EngineImpl final : public Engine {
   // released after it is built, so the process does not hold both copies.
   EngineImpl(std::string name, ModelConfig config, std::shared_ptr<TensorMap> tensors,
              std::unique_ptr<Tokenizer> tok, const EngineOptions& opts)
-      : config_(std::move(config)), tok_(std::move(tok)) {
+      : config_(std::move(config)), tok_(std::move(tok)), deterministic_(opts.deterministic) {
     if (opts.threads > 0) omp_set_num_threads(opts.threads);
     budget_ = opts.memory_budget_mb ? opts.memory_budget_mb << 20 : default_budget_bytes();
     BackendKind kind = opts.backend;
@@ -127,11 +127,17 @@ class EngineImpl final : public Engine {
           throw Error(ErrorCode::kUnsupported, "the reference backend runs fp32 only");
         ops = make_reference_ops();
         break;
-      case BackendKind::kCuda: ops = make_cuda_ops(opts.dtype, opts.device); break;
+      case BackendKind::kCuda:
+        if (opts.deterministic)
+          throw Error(ErrorCode::kUnsupported,
+                      "--deterministic: the cuda backend has no batch-invariant kernels yet (cuBLASLt picks its "
+                      "reduction per shape); use --backend cpu, or drop --deterministic");
+        ops = make_cuda_ops(opts.dtype, opts.device);
+        break;
       default:
         if (opts.dtype == DType::kFp16)
           throw Error(ErrorCode::kUnsupported, "fp16 is a GPU dtype; on CPU use bf16");
-        ops = make_cpu_ops(opts.dtype);
+        ops = make_cpu_ops(opts.dtype, opts.deterministic);
     }
     if (tok_) config_.arch->check_tokenizer(*tok_, config_);
     RunnerOptions ro;
@@ -164,7 +170,7 @@ class EngineImpl final : public Engine {
     for (const auto& [q, d] : calibration_pairs()) enc.push_back(config_.arch->encode(*tok_, config_, q, d, ScoreOptions{}));
     std::vector<const EncodedPair*> ptrs;
     for (const auto& e : enc) ptrs.push_back(&e);
-    return std::make_shared<const PackedBatch>(pack_batch(ptrs, config_));
+    return std::make_shared<const PackedBatch>(pack_batch(ptrs, config_, !deterministic_));
   }
 
   EncodedPair encode(std::string_view query, std::string_view document, const ScoreOptions& opts) const override {
@@ -178,7 +184,7 @@ class EngineImpl final : public Engine {
 
   std::vector<float> forward(std::span<const EncodedPair* const> batch) override {
     if (batch.empty()) return {};
-    return backend_->forward(pack_batch(batch, config_));
+    return backend_->forward(pack_batch(batch, config_, !deterministic_));
   }
 
   std::vector<double> score(std::span<const Pair> pairs, const ScoreOptions& opts) override {
@@ -282,6 +288,7 @@ class EngineImpl final : public Engine {
   std::unique_ptr<Tokenizer> tok_;
   std::unique_ptr<Backend> backend_;
   BackendKind kind_ = BackendKind::kCpu;
+  bool deterministic_ = false;  // EngineOptions::deterministic: no shared prefixes either
   ModelInfo info_;
   std::size_t budget_ = 0;
   std::atomic<bool> shrink_logged_{false};

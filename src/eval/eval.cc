@@ -36,6 +36,7 @@ Run run_engine(const EvalOptions& o, const EvalDataset& ds, DType dtype, const S
   eo.dtype = dtype;
   eo.backend = parse_backend(o.backend);
   eo.threads = o.threads;
+  eo.deterministic = o.deterministic;
   const auto t0 = Clock::now();
   auto engine = Engine::open(o.model, eo);
   r.load_s = std::chrono::duration<double>(Clock::now() - t0).count();

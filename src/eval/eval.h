@@ -13,6 +13,7 @@ struct EvalOptions {
   std::string dtype = "fp32", compare, backend = "auto", truncation = "flagembedding", long_doc = "truncate";
   std::string format = "md", output;
   int threads = 0;
+  bool deterministic = false;  // EngineOptions::deterministic
   int max_length = 512;
   int batch_size = 32;
 };

@@ -98,7 +98,8 @@ class CpuOps final : public Ops, public CpuOpsInfo {
     switch (dtype) {
       case DType::kFp32: prec_ = GemmPrec::kF32; break;
       case DType::kBf16:
-        prec_ = caps.bf16_native && !opts_.force_bf16_emulation ? GemmPrec::kBf16 : GemmPrec::kBf16Emu;
+        prec_ = caps.bf16_native && !opts_.force_bf16_emulation && !opts_.deterministic ? GemmPrec::kBf16
+                                                                                        : GemmPrec::kBf16Emu;
         break;
       case DType::kInt8: prec_ = GemmPrec::kInt8; break;
       case DType::kFp16:
@@ -109,8 +110,13 @@ class CpuOps final : public Ops, public CpuOpsInfo {
     if (prec_ == GemmPrec::kBf16Emu)
       describe_ += ", bf16 EMULATED (bf16-rounded operands, fp32 GEMM: no bf16 matmul on this CPU)";
     if (prec_ == GemmPrec::kInt8)
-      describe_ += caps.int8_saturates ? ", int8 weights 7-bit (u8*s8 saturates without VNNI)" : ", int8 weights 8-bit";
-    if (prec_ == GemmPrec::kBf16Emu && !opts_.force_bf16_emulation) {
+      describe_ += use_igemm() ? ", int8 weights 8-bit, GEMM igemm_u8s8 (exact s16 pairs: no VNNI)"
+                                       : ", int8 weights 8-bit";
+    if (opts_.deterministic) {
+      opts_.attn_sgemm = false;
+      describe_ += ", deterministic (batch-invariant GEMMs)";
+    }
+    if (prec_ == GemmPrec::kBf16Emu && !opts_.force_bf16_emulation && !opts_.deterministic) {
       static std::once_flag once;
       std::call_once(once, [&] {
         log_warn("bf16: this CPU has no bf16 matmul (oneDNN ISA " + caps.isa +
@@ -187,7 +193,7 @@ class CpuOps final : public Ops, public CpuOpsInfo {
     const GemmPost post = d.epilogue == Epilogue::kGelu       ? GemmPost::kBiasGelu
                           : d.epilogue == Epilogue::kResidual ? GemmPost::kBiasAccumulate
                                                               : GemmPost::kBias;
-    p->lin = std::make_unique<Linear>(eng_, prec_, post, ws, bs, rows, K, opts_.force_fixed_m);
+    p->lin = std::make_unique<Linear>(eng_, prec_, post, ws, bs, rows, K, opts_.force_fixed_m, opts_.deterministic);
     const std::size_t dot = d.name.rfind('.');
     p->prof = "gemm_" + (dot == std::string::npos ? d.name : d.name.substr(dot + 1));
     if (gemm_impl_.empty()) gemm_impl_ = ", GEMM " + p->lin->impl_info();
@@ -464,7 +470,18 @@ class CpuOps final : public Ops, public CpuOpsInfo {
     check(pooled.cols == H, "head: pooled width mismatch");
     const float* x = reinterpret_cast<const float*>(pooled.data);
     float* t = reinterpret_cast<float*>(scratch(static_cast<std::size_t>(S) * H * 4));
-    if (!h.dense_w.empty()) {
+    if (!h.dense_w.empty() && opts_.deterministic) {
+      // One fma chain per output, in k order: the same for every S (dnnl_sgemm's is not).
+#pragma omp parallel for schedule(static)
+      for (int s = 0; s < S; ++s)
+        for (int i = 0; i < H; ++i) {
+          const float* xs = x + static_cast<std::size_t>(s) * pooled.ld;
+          const float* w = h.dense_w.data() + static_cast<std::size_t>(i) * H;
+          float acc = 0.f;
+          for (int k = 0; k < H; ++k) acc = std::fma(xs[k], w[k], acc);
+          t[static_cast<std::size_t>(s) * H + i] = std::tanh(acc + h.dense_b[i]);
+        }
+    } else if (!h.dense_w.empty()) {
       dnnl_sgemm('N', 'T', S, H, H, 1.0f, x, pooled.ld, h.dense_w.data(), H, 0.f, t, H);
       for (int s = 0; s < S; ++s)
         for (int i = 0; i < H; ++i) t[s * H + i] = std::tanh(t[s * H + i] + h.dense_b[i]);
@@ -870,6 +887,10 @@ std::unique_ptr<Ops> make_cpu_ops_ex(DType dtype, const CpuOpsOptions& opts) {
 
 namespace crossrank {
 
-std::unique_ptr<Ops> make_cpu_ops(DType dtype) { return cpu::make_cpu_ops_ex(dtype, cpu::CpuOpsOptions{}); }
+std::unique_ptr<Ops> make_cpu_ops(DType dtype, bool deterministic) {
+  cpu::CpuOpsOptions o;
+  o.deterministic = deterministic;
+  return cpu::make_cpu_ops_ex(dtype, o);
+}
 
 }  // namespace crossrank

@@ -34,6 +34,9 @@ struct CpuOpsOptions {
   // Calibration statistics include the pooled rows (their outliers set some factors).
   // Why true: WikiQA int8 top-1 98 % with, 96 % without (alpha 0.5, fp32 attention).
   bool smooth_stats_pooled = true;
+  // Batch-invariant GEMMs (sgemm_det for fp32 and bf16, which is then emulated; int8 is
+  // exact anyway) and no oneDNN sgemm in attention (EngineOptions::deterministic).
+  bool deterministic = false;
   bool force_fixed_m = false;         // test hook: per-M GEMM primitives instead of runtime M
   bool force_bf16_emulation = false;  // test hook: emulated bf16 even if native exists
   bool profile = false;     // accumulate wall time per op (adds no synchronisation: every op

@@ -4,8 +4,10 @@
 #include <cmath>
 #include <cstring>
 
+#include "backend/cpu/isa.h"
 #include "backend/cpu/kernels.h"
 #include "crossrank/crossrank.h"
+#include "util/error.h"
 
 namespace crossrank::cpu {
 
@@ -61,13 +63,16 @@ GemmCaps probe_caps() {
 
 }  // namespace
 
+bool use_igemm() { return gemm_caps().int8_saturates || cpu_isa() <= Isa::kAvx2; }
+
 const GemmCaps& gemm_caps() {
   static const GemmCaps caps = probe_caps();  // thread-safe static init
   return caps;
 }
 
 Linear::Linear(const dnnl::engine& eng, GemmPrec prec, GemmPost post, const std::vector<const float*>& w_blocks,
-               const std::vector<const float*>& b_blocks, const std::vector<int>& rows, int K, bool force_fixed_m)
+               const std::vector<const float*>& b_blocks, const std::vector<int>& rows, int K, bool force_fixed_m,
+               bool deterministic)
     : eng_(eng), prec_(prec), post_(post), K_(K) {
   N_ = 0;
   for (int r : rows) N_ += r;
@@ -115,10 +120,9 @@ Linear::Linear(const dnnl::engine& eng, GemmPrec prec, GemmPost post, const std:
       plain.resize(NK);
       w_scale_.resize(N_);
       w_sum_.resize(N_);
-      // Symmetric per-output-channel quantisation. Without VNNI the u8*s8 pair sums in
-      // vpmaddubsw saturate at s16, so weights are limited to 7 bits (|q| <= 63:
-      // 2*255*63 = 32130 < 32767): exact GEMM, one bit less weight precision.
-      const int qmax = gemm_caps().int8_saturates ? 63 : 127;
+      // Symmetric per-output-channel quantisation, 8 bits on every CPU (igemm.h: where
+      // oneDNN would saturate, the GEMM is igemm_u8s8).
+      const int qmax = 127;
       for_rows([&](int n, const float* w) {
         float amax = 0.f;
         for (int k = 0; k < K_; ++k) amax = std::max(amax, std::fabs(w[k]));
@@ -139,6 +143,19 @@ Linear::Linear(const dnnl::engine& eng, GemmPrec prec, GemmPost post, const std:
     }
   }
 
+  if (deterministic && (prec_ == GemmPrec::kF32 || prec_ == GemmPrec::kBf16Emu)) {
+    det_ = std::make_unique<PackedF32>(reinterpret_cast<const float*>(plain.data()), N_, K_,
+                                       post_ == GemmPost::kBiasAccumulate ? nullptr : bias_.data());
+    impl_ = std::string("crossrank sgemm_det (batch-invariant, ") + to_string(cpu_isa()) + ")";
+    return;
+  }
+  if (deterministic && prec_ == GemmPrec::kBf16)
+    throw Error(ErrorCode::kUnsupported, "deterministic bf16 needs the emulated bf16 GEMM (cpu backend bug)");
+  if (prec_ == GemmPrec::kInt8 && use_igemm()) {
+    own_ = std::make_unique<PackedS8>(reinterpret_cast<const int8_t*>(plain.data()), N_, K_);
+    impl_ = std::string("crossrank igemm_u8s8 (s16 pairs, ") + (cpu_isa() >= Isa::kAvx2 ? "avx2)" : "scalar)");
+    return;
+  }
   if (prec_ != GemmPrec::kInt8) {
     dnnl::post_ops ops;
     if (post_ == GemmPost::kBiasGelu) ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_gelu_erf, 0.f, 0.f);
@@ -196,6 +213,24 @@ dnnl::matmul Linear::prim_for(int M) const {
 
 void Linear::run(dnnl::stream& s, const void* src, int M, void* y) const {
   if (M <= 0) return;
+  if (own_) {
+    igemm_u8s8(static_cast<const uint8_t*>(src), K_, M, *own_, static_cast<int32_t*>(y), N_);
+    return;
+  }
+  if (det_) {
+    float* out = static_cast<float*>(y);
+    const std::size_t n = static_cast<std::size_t>(N_);
+    if (post_ == GemmPost::kBiasAccumulate) {  // the chains start from residual + bias
+#pragma omp parallel for schedule(static)
+      for (int m = 0; m < M; ++m) rk().add(out + m * n, bias_.data(), N_);
+    }
+    sgemm_det(static_cast<const float*>(src), K_, M, *det_, out, n, post_ == GemmPost::kBiasAccumulate);
+    if (post_ == GemmPost::kBiasGelu) {
+#pragma omp parallel for schedule(static)
+      for (int m = 0; m < M; ++m) rk().gelu(out + m * n, N_);
+    }
+    return;
+  }
   const dt sdt = prec_ == GemmPrec::kBf16 ? dt::bf16 : prec_ == GemmPrec::kInt8 ? dt::u8 : dt::f32;
   const dt ddt = prec_ == GemmPrec::kInt8 ? dt::s32 : dt::f32;
   memory sm(memory::desc({M, K_}, sdt, tag::ab), eng_, const_cast<void*>(src));

@@ -18,7 +18,9 @@
 //               create a bf16 matmul at all): weights rounded to bf16 and stored as
 //               f32, the caller rounds activations to bf16; the GEMM itself runs in f32.
 //  kInt8        src u8 (per-token scale + zero point, quantised by the caller), weights s8
-//               symmetric per output channel, dst s32; the caller applies dequant_row().
+//               symmetric per output channel (8 bits), dst s32; the caller applies
+//               dequant_row(). Where oneDNN's u8*s8 saturates (no VNNI) the GEMM is
+//               crossrank's own exact kernel (igemm.h) instead, with the same integers.
 //
 // Why oneDNN, u8 sources and runtime-M primitives (AMD EPYC Zen 3, AVX2, 2026-10): fp32
 // 143-161 GFLOP/s vs OpenBLAS 97-141 on v2-m3's shapes; u8*s8 beats s8*s8; runtime M costs
@@ -32,6 +34,9 @@
 
 #include <oneapi/dnnl/dnnl.hpp>
 
+#include "backend/cpu/igemm.h"
+#include "backend/cpu/sgemm.h"
+
 namespace crossrank::cpu {
 
 enum class GemmPrec { kF32, kBf16, kBf16Emu, kInt8 };
@@ -40,17 +45,24 @@ enum class GemmPost { kBias, kBiasGelu, kBiasAccumulate };  // accumulate: y += 
 // Process-wide facts about what this CPU's oneDNN can do (probed once, thread-safe).
 struct GemmCaps {
   bool bf16_native = false;      // a non-reference bf16 matmul exists
-  bool int8_saturates = false;   // u8*s8 pairs saturate at s16 (no VNNI): use 7-bit weights
+  bool int8_saturates = false;   // oneDNN's u8*s8 pairs saturate at s16 (no VNNI): int8
+                                 // GEMMs run on igemm_u8s8 (exact, 8-bit weights) instead
   std::string isa;               // oneDNN's effective ISA, for logs
 };
 const GemmCaps& gemm_caps();
+// True when int8 GEMMs run on igemm_u8s8: oneDNN's would saturate, or the kernels are
+// capped at AVX2 or below (CROSSRANK_CPU_ISA, so that CI on a VNNI CPU runs this path too).
+bool use_igemm();
 
 class Linear {
  public:
   // W = rows of the blocks stacked: block b is [rows[b], K] row-major (HF layout);
   // bias likewise (f32, used by the f32/bf16 post-ops and by the int8 epilogue).
+  // deterministic (kF32 / kBf16Emu): the GEMM is sgemm_det (batch-invariant, sgemm.h)
+  // instead of oneDNN; int8 GEMMs are exact integer sums either way.
   Linear(const dnnl::engine& eng, GemmPrec prec, GemmPost post, const std::vector<const float*>& w_blocks,
-         const std::vector<const float*>& b_blocks, const std::vector<int>& rows, int K, bool force_fixed_m = false);
+         const std::vector<const float*>& b_blocks, const std::vector<int>& rows, int K, bool force_fixed_m = false,
+         bool deterministic = false);
 
   int N() const { return N_; }
   int K() const { return K_; }
@@ -67,7 +79,9 @@ class Linear {
   const float* bias() const { return bias_.data(); }
 
   std::string impl_info() const { return impl_; }
-  std::size_t weight_bytes() const { return wmem_.get_desc().get_size(); }
+  std::size_t weight_bytes() const {
+    return own_ ? own_->bytes() : det_ ? det_->bytes() : wmem_.get_desc().get_size();
+  }
 
  private:
   dnnl::matmul::primitive_desc make_pd(dnnl::memory::dim M, const dnnl::memory::desc& wdesc) const;
@@ -80,6 +94,8 @@ class Linear {
   std::vector<float> bias_, w_scale_;
   std::vector<int32_t> w_sum_;
   dnnl::memory wmem_, bias_mem_;
+  std::unique_ptr<PackedS8> own_;   // int8 on igemm_u8s8 (no oneDNN primitive then)
+  std::unique_ptr<PackedF32> det_;  // fp32 / bf16-emu on sgemm_det (deterministic)
   dnnl::primitive_attr attr_;
   bool runtime_m_ = true;
   dnnl::matmul prim_;  // runtime-M primitive

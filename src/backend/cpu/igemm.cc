@@ -1,0 +1,79 @@
+#include "backend/cpu/igemm.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <new>
+#include <vector>
+
+#include "backend/cpu/isa.h"
+
+namespace crossrank::cpu {
+
+void PackedS8::Free::operator()(int16_t* p) const { std::free(p); }
+
+PackedS8::PackedS8(const int8_t* w, int N, int K) : N_(N), K_(K) {
+  const std::size_t n = static_cast<std::size_t>(panels()) * k2() * 32;
+  void* p = std::aligned_alloc(64, std::max<std::size_t>(64, (n * 2 + 63) / 64 * 64));
+  if (!p) throw std::bad_alloc();
+  data_.reset(static_cast<int16_t*>(p));
+  std::memset(p, 0, n * 2);
+  const int K2 = k2();
+#pragma omp parallel for schedule(static)
+  for (int pn = 0; pn < panels(); ++pn) {
+    int16_t* dst = data_.get() + static_cast<std::size_t>(pn) * K2 * 32;
+    for (int j = 0; j < 16; ++j) {
+      const int r = pn * 16 + j;
+      if (r >= N) break;
+      const int8_t* src = w + static_cast<std::size_t>(r) * K;
+      for (int k = 0; k < K; ++k) dst[static_cast<std::size_t>(k / 2) * 32 + 2 * j + (k & 1)] = src[k];
+    }
+  }
+}
+
+void igemm_u8s8_scalar(const uint8_t* A, std::size_t lda, int M, const PackedS8& W, int32_t* C, std::size_t ldc) {
+  const int N = W.N(), K = W.K();
+#pragma omp parallel for schedule(static)
+  for (int m = 0; m < M; ++m) {
+    const uint8_t* a = A + static_cast<std::size_t>(m) * lda;
+    for (int n = 0; n < N; ++n) {
+      const int16_t* w = W.panel(n / 16) + 2 * (n % 16);
+      int32_t s = 0;
+      for (int k = 0; k < K; ++k) s += static_cast<int32_t>(a[k]) * w[static_cast<std::size_t>(k / 2) * 32 + (k & 1)];
+      C[static_cast<std::size_t>(m) * ldc + n] = s;
+    }
+  }
+}
+
+void igemm_u8s8(const uint8_t* A, std::size_t lda, int M, const PackedS8& W, int32_t* C, std::size_t ldc) {
+  if (M <= 0) return;
+  if (cpu_isa() < Isa::kAvx2) return igemm_u8s8_scalar(A, lda, M, W, C, ldc);
+  // Blocking (AMD EPYC Zen 3, 2 cores): MC rows of A, widened to u16 once (MC * K * 2
+  // bytes, L2), are multiplied with each 16-column panel in K chunks of 2 * KC, so the
+  // chunk of the panel (KC * 64 bytes = 8 KB) stays in L1 across the MC rows. Threads
+  // split the panels; every row's sum runs over K in the same order whatever M is.
+  constexpr int MC = 96, KC = 128;
+  const int K = W.K(), K2 = W.k2(), N = W.N(), P = W.panels();
+  const int mc_max = std::min(M, MC);
+  std::vector<uint32_t> a16(static_cast<std::size_t>(mc_max) * K2);
+#pragma omp parallel
+  for (int m0 = 0; m0 < M; m0 += MC) {
+    const int mc = std::min(MC, M - m0);
+#pragma omp for schedule(static)
+    for (int r = 0; r < mc; ++r) {
+      const uint8_t* a = A + static_cast<std::size_t>(m0 + r) * lda;
+      uint16_t* d = reinterpret_cast<uint16_t*>(a16.data() + static_cast<std::size_t>(r) * K2);
+      for (int k = 0; k < K; ++k) d[k] = a[k];
+      if (K & 1) d[K] = 0;
+    }
+#pragma omp for schedule(static)
+    for (int p = 0; p < P; ++p) {
+      const int nvalid = std::min(16, N - 16 * p);
+      for (int k0 = 0; k0 < K2; k0 += KC)
+        avx2::igemm_block(a16.data() + k0, K2, mc, W.panel(p) + static_cast<std::size_t>(k0) * 32,
+                          std::min(KC, K2 - k0), C + static_cast<std::size_t>(m0) * ldc + 16 * p, ldc, nvalid, k0 > 0);
+    }
+  }
+}
+
+}  // namespace crossrank::cpu

@@ -1,0 +1,63 @@
+#pragma once
+// Batch-invariant fp32 GEMM:  C[M, N] = A[M, K] (fp32, row-major) * W[N, K]^T.
+//
+// Every output element is one fused multiply-add chain over k = 0, 1, ..., K-1 in that
+// order, starting from 0, whatever M, the other rows, the row's position, the tile it
+// falls in or the thread split: a row's result is bit-identical alone or in any batch.
+// (oneDNN's gemm:jit picks its K blocking from M: on AMD EPYC Zen 3, AVX2, 2026-12, 54 of
+// 98 probed rows of a 1024x1024 GEMM changed between M = 8 ... 2048; see
+// tests/sgemm_test.cc.) K blocks continue the chain from the stored partial sum, so the
+// blocking does not change it either. The AVX2, AVX-512 and scalar kernels compute the
+// same chain (IEEE fma per element), so the GEMM is even identical across ISA levels.
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace crossrank::cpu {
+
+// Weights packed for sgemm_det: panels of nr output channels (16 for AVX2 and scalar, 32
+// for AVX-512, fixed at packing from cpu_isa()), each K rows of nr floats; N is padded
+// with zero channels.
+class PackedF32 {
+ public:
+  PackedF32() = default;
+  // Packs W [N, K] row-major (row stride K) and the bias [N] (null: none).
+  PackedF32(const float* w, int N, int K, const float* bias = nullptr);
+  int N() const { return N_; }
+  int K() const { return K_; }
+  int nr() const { return nr_; }
+  int panels() const { return (N_ + nr_ - 1) / nr_; }
+  const float* panel(int p) const { return data_.get() + static_cast<std::size_t>(p) * K_ * nr_; }
+  // Panel p's bias (nr floats, zero-padded), or null.
+  const float* bias(int p) const { return bias_.empty() ? nullptr : bias_.data() + static_cast<std::size_t>(p) * nr_; }
+  std::size_t bytes() const { return static_cast<std::size_t>(panels()) * K_ * nr_ * 4; }
+
+ private:
+  struct Free {
+    void operator()(float* p) const;
+  };
+  int N_ = 0, K_ = 0, nr_ = 16;
+  std::unique_ptr<float, Free> data_;
+  std::vector<float> bias_;
+};
+
+// C[m, n] = init + sum_k A[m, k] * W[n, k] (the fixed chain above, starting from init) for
+// m < M, n < N, where init = C[m, n] when `accumulate`, else bias[n] (0 without bias).
+// A row stride lda, C row stride ldc. Runs on the OpenMP pool.
+void sgemm_det(const float* A, std::size_t lda, int M, const PackedF32& W, float* C, std::size_t ldc,
+               bool accumulate = false);
+
+// Block kernels (one per ISA translation unit): rows [0, M) of A times panel `w` over
+// k in [0, kc) into C columns [0, nvalid); with `cont` the chain continues from C, else
+// it starts from bias[0, nr) (the panel's padded bias) or 0 when bias is null.
+namespace avx2 {
+void sgemm_block(const float* a, std::size_t lda, int M, const float* w, int kc, float* C, std::size_t ldc,
+                 int nvalid, bool cont, const float* bias);
+}
+namespace avx512 {
+void sgemm_block(const float* a, std::size_t lda, int M, const float* w, int kc, float* C, std::size_t ldc,
+                 int nvalid, bool cont, const float* bias);
+}
+
+}  // namespace crossrank::cpu
