@@ -1,7 +1,9 @@
 // sha256 / git blob sha1 of files, streamed through OpenSSL's EVP digests.
 #include "hub/digest.h"
 
+#ifdef CROSSRANK_HUB_DOWNLOADS
 #include <openssl/evp.h>
+#endif
 
 #include <algorithm>
 #include <cctype>
@@ -16,11 +18,17 @@ namespace crossrank::hub {
 
 namespace {
 
-std::string digest_file(const std::string& path, const EVP_MD* md, const std::string& prefix) {
+// Lower-case hex digest (sha256, else sha1) of `prefix` followed by the file's bytes.
+std::string digest_file(const std::string& path, bool sha256, const std::string& prefix) {
+#ifndef CROSSRANK_HUB_DOWNLOADS
+  (void)sha256, (void)prefix;
+  throw Error(path + ": this crossrank was built without libcrypto (libssl-dev): cannot check digests");
+#else
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(path + ": cannot read the downloaded file");
   std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-  if (!ctx || EVP_DigestInit_ex(ctx.get(), md, nullptr) != 1) throw Error("OpenSSL: cannot start a digest");
+  if (!ctx || EVP_DigestInit_ex(ctx.get(), sha256 ? EVP_sha256() : EVP_sha1(), nullptr) != 1)
+    throw Error("OpenSSL: cannot start a digest");
   EVP_DigestUpdate(ctx.get(), prefix.data(), prefix.size());
   std::vector<char> buf(1 << 20);
   while (in) {
@@ -38,6 +46,7 @@ std::string digest_file(const std::string& path, const EVP_MD* md, const std::st
     s += hex[out[i] & 15];
   }
   return s;
+#endif
 }
 
 bool is_hex(const std::string& s, size_t n) {
@@ -46,7 +55,7 @@ bool is_hex(const std::string& s, size_t n) {
 
 }  // namespace
 
-std::string file_sha256(const std::string& path) { return digest_file(path, EVP_sha256(), ""); }
+std::string file_sha256(const std::string& path) { return digest_file(path, true, ""); }
 
 std::string file_git_sha1(const std::string& path) {
   std::error_code ec;
@@ -54,7 +63,7 @@ std::string file_git_sha1(const std::string& path) {
   if (ec) throw Error(path + ": cannot read the downloaded file");
   std::string prefix = "blob " + std::to_string(size);
   prefix.push_back('\0');
-  return digest_file(path, EVP_sha1(), prefix);
+  return digest_file(path, false, prefix);
 }
 
 std::string etag_mismatch(const std::string& path, const std::string& etag) {

@@ -120,6 +120,7 @@ void transfer(const std::string& incomplete, const FileMeta& meta, const HubId& 
     } else if (res.status != 0) {
       throw_hub_error(res, id, opts, meta.file);
     }
+    if (res.local_error) throw Error(id.text() + ": " + meta.file + ": " + res.error + " (" + incomplete + ")");
     if (offset > before) tries_left = 5;  // progress: the budget of retries starts over
     if (--tries_left <= 0)
       throw Error(id.text() + ": download of " + meta.file + " from " + origin(meta.url) + " failed (" +

@@ -30,8 +30,8 @@ struct FileMeta {
 FileMeta file_meta(const HubId& id, const std::string& commit, const std::string& file, const HubOptions& opts);
 
 // Makes blobs/<etag> exist: downloads it under the blob's lock unless it is there,
-// resuming blobs/<etag>.incomplete, retrying cut transfers, checking size and digest.
-// `label` names the file in progress output.
+// resuming blobs/<etag>.incomplete, retrying cut transfers, checking size and digest;
+// a progress bar on a terminal, one log line per file otherwise.
 void fetch_blob(const RepoCache& rc, const FileMeta& meta, const HubId& id, const HubOptions& opts);
 
 // "1.9 MiB" style size for messages.

@@ -3,7 +3,9 @@
 // endpoints never go through a proxy.
 #include "hub/http.h"
 
+#ifdef CROSSRANK_HUB_DOWNLOADS
 #include <curl/curl.h>
+#endif
 #include <unistd.h>
 
 #include <algorithm>
@@ -14,6 +16,39 @@
 
 namespace crossrank::hub {
 
+std::string HttpResponse::header(const std::string& name) const {
+  auto it = headers.find(name);
+  return it == headers.end() ? std::string() : it->second;
+}
+
+std::string url_quote(const std::string& s, const std::string& safe) {
+  static const char* hex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || safe.find(static_cast<char>(c)) != std::string::npos) {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += hex[c >> 4];
+      out += hex[c & 15];
+    }
+  }
+  return out;
+}
+
+#ifndef CROSSRANK_HUB_DOWNLOADS
+// Built without libcurl: every request fails with a transport error that says so, and hub
+// ids resolve from the local cache only (src/hub/snapshot.cc falls back to it).
+HttpResponse http_request(const HttpRequest&) {
+  HttpResponse r;
+  r.error = "this crossrank was built without libcurl; install libcurl4-openssl-dev libssl-dev and rebuild";
+  return r;
+}
+HttpResponse http_download(const HttpRequest& req, int, std::int64_t&,
+                           const std::function<void(std::int64_t, std::int64_t)>&) {
+  return http_request(req);
+}
+#else
 namespace {
 
 void global_init() {
@@ -175,11 +210,6 @@ size_t on_download(char* data, size_t size, size_t n, void* user) {
 
 }  // namespace
 
-std::string HttpResponse::header(const std::string& name) const {
-  auto it = headers.find(name);
-  return it == headers.end() ? std::string() : it->second;
-}
-
 HttpResponse http_request(const HttpRequest& req) {
   HttpResponse res;
   Easy e(req, res);
@@ -216,24 +246,14 @@ HttpResponse http_download(const HttpRequest& req, int fd, std::int64_t& offset,
   curl_easy_setopt(e.h, CURLOPT_LOW_SPEED_LIMIT, 1L);
   curl_easy_setopt(e.h, CURLOPT_LOW_SPEED_TIME, std::max(1L, static_cast<long>(req.timeout_s)));
   e.perform(res);
-  if (s.write_failed) res.error = "cannot write the download to disk (disk full?)", res.status = 0;
-  // A 416 for a complete partial file: nothing left to fetch.
+  if (s.write_failed) {
+    res.error = "cannot write the download to disk (disk full?)";
+    res.status = 0;
+    res.local_error = true;
+  }
   return res;
 }
 
-std::string url_quote(const std::string& s, const std::string& safe) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || safe.find(static_cast<char>(c)) != std::string::npos) {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    }
-  }
-  return out;
-}
+#endif  // CROSSRANK_HUB_DOWNLOADS
 
 }  // namespace crossrank::hub

@@ -15,6 +15,7 @@ struct HttpResponse {
   std::map<std::string, std::string> headers;  // of the last response, names lower-case
   std::string body;                           // GET bodies; error bodies of downloads
   std::string url;                            // the URL that answered (after redirects)
+  bool local_error = false;                   // the failure is on this machine (disk), not the network
 
   // headers[name] or "" (name lower-case).
   std::string header(const std::string& name) const;
