@@ -436,4 +436,8 @@ TEST_F(HubFake, CliScoresByHubIdAndFailsInOneLine) {
   r = run_cmd(env + cli() + " score --model acme/gated -q q -d d");
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("gated"), std::string::npos) << r.err;
+  // bench checks its model (through the hub) before measuring anything.
+  r = run_cmd(env + "HF_HUB_OFFLINE=1 " + cli() + " bench --model acme/never-cached --batch-sizes 1");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("acme/never-cached: not in the Hugging Face cache"), std::string::npos) << r.err;
 }
