@@ -91,6 +91,7 @@ void make_repos(const fs::path& root) {
   write_file(root / "acme/tiny-bert/pytorch_model.bin", std::string(5000, 'p'));
   write_file(root / "acme/tiny-bert/model.onnx", std::string(5000, 'o'));
   write_file(root / "acme/tiny-bert/README.md", "# tiny\n");
+  write_file(root / "acme/tiny-bert/.fakehub.json", R"({"tags": ["v1", "refs/pr/1"]})");
   copy_model("tiny-bert", root / "acme/gated");
   write_file(root / "acme/gated/.fakehub.json", R"({"gated": true, "token": "hf_secret"})");
   fs::create_directories(root / "acme/pt-only");
@@ -358,6 +359,20 @@ TEST_F(HubFake, MissingRepoRevisionAndPytorchOnlyAreOneLineErrors) {
   EXPECT_NE(err.find("only pytorch_model.bin"), std::string::npos) << err;
   EXPECT_NE(err.find("save_pretrained"), std::string::npos) << err;
   EXPECT_FALSE(fs::exists(fs::path(opts_.cache_dir) / "models--acme--pt-only/blobs"));
+}
+
+TEST_F(HubFake, TagsAndPrRefsShareTheSnapshotAndGetRefFiles) {
+  const std::string main = snapshot_download(parse_hub_id("acme/tiny-bert"), opts_);
+  const size_t before = hub_->requests().size();
+  EXPECT_EQ(snapshot_download(parse_hub_id("acme/tiny-bert@v1"), opts_), main);
+  EXPECT_EQ(snapshot_download(parse_hub_id("acme/tiny-bert@refs/pr/1"), opts_), main);
+  EXPECT_EQ(hub_->requests().size(), before + 2);  // one listing each, no file fetched again
+  const fs::path refs = fs::path(opts_.cache_dir) / "models--acme--tiny-bert/refs";
+  EXPECT_EQ(read_file(refs / "v1"), fs::path(main).filename().string());
+  EXPECT_EQ(read_file(refs / "refs/pr/1"), fs::path(main).filename().string());
+  HubOptions off = opts_;
+  off.offline = true;
+  EXPECT_EQ(snapshot_download(parse_hub_id("acme/tiny-bert@refs/pr/1"), off), main);
 }
 
 TEST_F(HubFake, ShardedWeightsFetchTheIndexAndItsShards) {
