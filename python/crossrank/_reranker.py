@@ -242,6 +242,7 @@ class Reranker:
             local_files_only=bool(local_files_only))
         self._engine = _crossrank.Engine(self.model_dir, str(dtype), str(backend), int(threads or 0))
         self.info = self._engine.info()
+        self.info["name"] = self.model_name  # the hub id, not its snapshot folder
         self.max_length = self._check_max_length(max_length)
         self.truncation = self._check_choice("truncation", truncation, ("flagembedding", "longest_first"))
         self.long_doc = self._check_choice("long_doc", long_doc, ("truncate", "chunk"))

@@ -53,7 +53,7 @@ def test_hub_ids_in_every_front_end(hf_env):
     local = Reranker(str(TINY)).compute_score(PAIR)
     r = Reranker("acme/tiny-bert", cache_dir=hf_env / "c1")
     assert r.compute_score(PAIR) == local
-    assert r.model_name == "acme/tiny-bert"
+    assert r.model_name == "acme/tiny-bert" and r.info["name"] == "acme/tiny-bert"
     assert Path(r.model_dir).parent.name == "snapshots"
     assert FlagReranker("acme/tiny-bert", cache_dir=str(hf_env / "c1")).compute_score(PAIR) == local
     ce = CrossEncoder("acme/tiny-bert", cache_folder=str(hf_env / "c1"), local_files_only=True)
