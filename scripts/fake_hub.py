@@ -18,6 +18,7 @@ RevisionNotFound, EntryNotFound, GatedRepo (401 without a token, 403 with a wron
 Bodies honour Range (206, 416). Fault injection for resume tests:
   --drop FILE:BYTES[:COUNT]  the first COUNT GETs of FILE send BYTES of body, then close
   --stall FILE:BYTES         every GET of FILE sends BYTES, then stalls until the client leaves
+  --fail FILE:STATUS[:COUNT] the first COUNT GETs of FILE answer STATUS (e.g. 503)
 Usage: fake_hub.py --root DIR [--port 0] [--port-file F] [--log requests.jsonl]
 """
 import argparse
@@ -82,13 +83,27 @@ class Hub:
 
 
 class Faults:
-    def __init__(self, drops, stalls):
+    def __init__(self, drops, stalls, fails=()):
         self.lock = threading.Lock()
+        self.fails = {}  # file -> [status, remaining count]
+        for f in fails:
+            parts = f.split(":")
+            self.fails[parts[0]] = [int(parts[1]), int(parts[2]) if len(parts) > 2 else 1]
         self.drops = {}  # file -> [bytes, remaining count]
         for d in drops:
             parts = d.rsplit(":", 2) if d.count(":") >= 2 else d.rsplit(":", 1)
             self.drops[parts[0]] = [int(parts[1]), int(parts[2]) if len(parts) > 2 else 1]
         self.stalls = {s.rsplit(":", 1)[0]: int(s.rsplit(":", 1)[1]) for s in stalls}
+
+    def fail(self, path):
+        """An injected error status for a GET of repo file `path`, or None."""
+        with self.lock:
+            for key in (path, path.rsplit("/", 1)[-1]):
+                f = self.fails.get(key)
+                if f and f[1] > 0:
+                    f[1] -= 1
+                    return f[0]
+        return None
 
     def cut(self, path):
         """(bytes, 'drop'|'stall') for a GET of repo file `path`, or None."""
@@ -166,6 +181,9 @@ class Handler(BaseHTTPRequestHandler):
 
     def body(self, info, headers, cut_key=None):
         """Sends a file's bytes with Range support and the configured faults."""
+        injected = self.server.faults.fail(cut_key) if cut_key and self.command == "GET" else None
+        if injected:
+            return self.send(injected, b'{"error": "injected failure"}')
         size = info["size"]
         start, end, status = 0, size - 1, 200
         rng = self.headers.get("Range")
@@ -316,8 +334,9 @@ def main():
     ap.add_argument("--log", help="append one JSON line per request")
     ap.add_argument("--drop", action="append", default=[], metavar="FILE:BYTES[:COUNT]")
     ap.add_argument("--stall", action="append", default=[], metavar="FILE:BYTES")
+    ap.add_argument("--fail", action="append", default=[], metavar="FILE:STATUS[:COUNT]")
     a = ap.parse_args()
-    hub, faults, log_lock = Hub(a.root), Faults(a.drop, a.stall), threading.Lock()
+    hub, faults, log_lock = Hub(a.root), Faults(a.drop, a.stall, a.fail), threading.Lock()
     srv = ThreadingHTTPServer(("127.0.0.1", a.port), Handler)
     cdn = ThreadingHTTPServer(("127.0.0.1", 0), Handler)  # LFS bodies on a second origin
     for s in (srv, cdn):

@@ -395,6 +395,24 @@ TEST_F(HubFake, CutTransferResumesWithRange) {
   EXPECT_EQ(ranges, (std::vector<std::string>{"bytes=700000-", "bytes=1400000-"}));
 }
 
+TEST_F(HubFake, TransientServerErrorsAreRetried) {
+  hub_ = std::make_unique<FakeHub>(tmp_.path / "repos", tmp_.path,
+                                   std::vector<std::string>{"--fail", "model.safetensors:503:2", "--fail",
+                                                            "vocab.txt:500:1"});
+  opts_.endpoint = hub_->url();
+  const std::string snap = snapshot_download(parse_hub_id("acme/tiny-bert"), opts_);
+  EXPECT_EQ(file_sha256(snap + "/model.safetensors"), file_sha256(test_data("models/tiny-bert/model.safetensors")));
+  EXPECT_EQ(read_file(snap + "/vocab.txt"), read_file(test_data("models/tiny-bert/vocab.txt")));
+  // A persistent 5xx ends in a one-line error that says to run again.
+  hub_ = std::make_unique<FakeHub>(tmp_.path / "repos", tmp_.path,
+                                   std::vector<std::string>{"--fail", "model.safetensors:503:99"});
+  opts_.endpoint = hub_->url();
+  opts_.cache_dir = (tmp_.path / "cache2").string();
+  const std::string err = error_of("acme/tiny-bert", opts_);
+  EXPECT_NE(err.find("HTTP 503"), std::string::npos) << err;
+  EXPECT_NE(err.find("run again"), std::string::npos) << err;
+}
+
 TEST_F(HubFake, KilledDownloadLeavesNothingCompleteAndResumes) {
   hub_ = std::make_unique<FakeHub>(tmp_.path / "repos", tmp_.path,
                                    std::vector<std::string>{"--stall", "model.safetensors:600000"});

@@ -49,6 +49,9 @@ std::string origin(const std::string& url) {
   return slash == std::string::npos ? url : url.substr(0, slash);
 }
 
+// Statuses worth another try: rate limits and server-side failures.
+bool transient_status(long status) { return status == 408 || status == 429 || status >= 500; }
+
 // A redrawn progress bar on a terminal; nothing otherwise (the caller logs a line).
 class Progress {
  public:
@@ -114,21 +117,23 @@ void transfer(const std::string& incomplete, const FileMeta& meta, const HubId& 
       bar.update(now, total > 0 ? total : meta.size);
     });
     if (res.status == 200 || res.status == 206) {
-      if (res.error.empty() && (meta.size < 0 || offset == meta.size)) return;
+      // Complete, or longer than announced (the size check after the transfer reports it).
+      if (meta.size < 0 || offset >= meta.size) return;
     } else if (res.status == 416 && meta.size >= 0 && offset >= meta.size) {
       return;
-    } else if (res.status != 0) {
+    } else if (res.status != 0 && !transient_status(res.status)) {
       throw_hub_error(res, id, opts, meta.file);
     }
     if (res.local_error) throw Error(id.text() + ": " + meta.file + ": " + res.error + " (" + incomplete + ")");
+    const std::string why = res.status != 0 ? "HTTP " + std::to_string(res.status)
+                            : res.error.empty()  ? "connection closed early"
+                                                 : res.error;
     if (offset > before) tries_left = 5;  // progress: the budget of retries starts over
     if (--tries_left <= 0)
-      throw Error(id.text() + ": download of " + meta.file + " from " + origin(meta.url) + " failed (" +
-                      (res.error.empty() ? "connection closed early" : res.error) + ") at " + human_bytes(offset) +
-                      "; run again to resume",
+      throw Error(id.text() + ": download of " + meta.file + " from " + origin(meta.url) + " failed (" + why +
+                      ") at " + human_bytes(offset) + "; run again to resume",
                   ErrorCode::kUnavailable);
-    log_warn(meta.file + ": transfer cut at " + human_bytes(offset) + " (" +
-             (res.error.empty() ? "connection closed early" : res.error) + "); resuming");
+    log_warn(meta.file + ": transfer interrupted at " + human_bytes(offset) + " (" + why + "); retrying");
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
 }
@@ -154,8 +159,12 @@ FileMeta file_meta(const HubId& id, const std::string& commit, const std::string
   req.timeout_s = opts.etag_timeout_s;
   req.url = opts.endpoint + "/" + id.repo + "/resolve/" + url_quote(commit, "") + "/" + url_quote(file);
   HttpResponse res;
-  for (int hop = 0;; ++hop) {
+  for (int hop = 0, tries = 0;; ++hop) {
     res = http_request(req);
+    if ((res.status == 0 || transient_status(res.status)) && ++tries < 3) {  // as huggingface_hub's backoff
+      std::this_thread::sleep_for(std::chrono::milliseconds(500 * tries));
+      continue;
+    }
     if (res.status == 0)
       throw Error(id.text() + ": cannot reach " + opts.endpoint + " (" + res.error + ")", ErrorCode::kUnavailable);
     const std::string loc = res.header("location");
