@@ -469,6 +469,13 @@ TEST_F(HubFake, CliScoresByHubIdAndFailsInOneLine) {
   r = run_cmd(env + cli() + " score --model acme/gated -q q -d d");
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("gated"), std::string::npos) << r.err;
+  // eval by hub id (offline, from the cache the first score filled).
+  if (fs::exists(std::string(CROSSRANK_SHARED_DIR) + "/data/SOURCES.md")) {
+    r = run_cmd(env + "HF_HUB_OFFLINE=1 " + cli() + " eval --model acme/tiny-bert --dataset msmarco-trecdl --queries 2" +
+                " --top 5 --format json --shared-dir " + CROSSRANK_SHARED_DIR);
+    ASSERT_EQ(r.code, 0) << r.err;
+    EXPECT_EQ(nlohmann::json::parse(r.out)["model"], "acme/tiny-bert");
+  }
   // bench checks its model (through the hub) before measuring anything.
   r = run_cmd(env + "HF_HUB_OFFLINE=1 " + cli() + " bench --model acme/never-cached --batch-sizes 1");
   EXPECT_EQ(r.code, 1);
