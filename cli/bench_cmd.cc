@@ -9,7 +9,7 @@ namespace crossrank {
 
 std::function<int()> setup_bench(CLI::App* sub) {
   auto o = std::make_shared<bench::BenchOptions>();
-  sub->add_option("--model,-m", o->model, "model folder or synthetic:NAME")->envname("CROSSRANK_MODEL");
+  sub->add_option("--model,-m", o->model, "model folder, Hugging Face id ORG/NAME[@REVISION] (docs/hub.md) or synthetic:NAME")->envname("CROSSRANK_MODEL");
   auto* o_batch = sub->add_option("--batch-sizes,-b", o->batch_sizes,
                                std::string("comma-separated pairs per forward pass (default ") + bench::kDefaultBatchSizes + ")");
   auto ef = std::make_shared<EngineFlags>();

@@ -11,7 +11,7 @@ std::function<int()> setup_eval(CLI::App* sub) {
   auto o = std::make_shared<eval::EvalOptions>();
   std::string names;
   for (const auto& n : eval::dataset_names()) names += (names.empty() ? "" : " | ") + n;
-  sub->add_option("--model,-m", o->model, "model folder or synthetic:NAME")->required()->envname("CROSSRANK_MODEL");
+  sub->add_option("--model,-m", o->model, "model folder, Hugging Face id ORG/NAME[@REVISION] (docs/hub.md) or synthetic:NAME")->required()->envname("CROSSRANK_MODEL");
   sub->add_option("--dataset,-d", o->dataset, names)->required();
   sub->add_option("--top", o->data.top,
                   "candidates per query, at most (default 100). msmarco-trecdl: the query's judged passages in "

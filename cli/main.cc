@@ -19,7 +19,7 @@ int main(int argc, char** argv) {
   EngineFlags sf;
   std::string s_trunc = "flagembedding";
   auto* score = app.add_subcommand("score", "score (query, passage) pairs");
-  score->add_option("--model,-m", sa.model, "model folder or synthetic:NAME")->required()->envname("CROSSRANK_MODEL");
+  score->add_option("--model,-m", sa.model, "model folder, Hugging Face id ORG/NAME[@REVISION] (docs/hub.md) or synthetic:NAME")->required()->envname("CROSSRANK_MODEL");
   score->add_option("--query,-q", sa.query, "query (with --doc)");
   score->add_option("--doc,-d", sa.docs, "passage (repeatable)");
   score->add_option("--input,-i", sa.input, "pairs.jsonl: {\"query\",\"document\"} per line ('-' = stdin)");

@@ -21,7 +21,7 @@ namespace crossrank {
 namespace {
 
 struct ServeArgs {
-  std::vector<std::string> models;  // DIR or NAME=DIR, repeatable
+  std::vector<std::string> models;  // MODEL or NAME=MODEL, repeatable
   std::string dtype = "fp32", backend = "auto", truncation = "flagembedding";
   int threads = 0;
   std::size_t memory_mb = 0;
@@ -53,17 +53,18 @@ int run(const ServeArgs& a) {
   so.truncation = parse_truncation(a.truncation);
   so.compute_threads = a.threads;
 
-  // --model DIR | NAME=DIR (repeatable): one engine and one batcher per model; the
-  // request's "model" field picks one (the first is the default).
+  // --model MODEL | NAME=MODEL (repeatable; MODEL: folder, hub id or synthetic:NAME): one
+  // engine and one batcher per model; the request's "model" field picks one (the first is
+  // the default).
   std::vector<std::unique_ptr<Engine>> engines;
   std::vector<ServedModel> served;
   for (const std::string& spec : a.models) {
     std::string name, dir = spec;
-    // NAME=DIR; a bare "synthetic:..." or path is its own name (Server derives it).
+    // NAME=MODEL; a bare "synthetic:...", path or hub id is its own name (Server derives it).
     if (const auto eq = spec.find('='); eq != std::string::npos && spec.rfind("synthetic:", 0) != 0) {
       name = spec.substr(0, eq);
       dir = spec.substr(eq + 1);
-      check(!name.empty() && !dir.empty(), "--model '" + spec + "': expected NAME=DIR");
+      check(!name.empty() && !dir.empty(), "--model '" + spec + "': expected NAME=MODEL");
     }
     log_info("loading " + dir + (name.empty() ? "" : " as " + name));
     engines.push_back(Engine::open(dir, eo));
@@ -105,7 +106,7 @@ std::function<int()> setup_serve(CLI::App* sub) {
   auto a = std::make_shared<ServeArgs>();
   ServerOptions& s = a->server;
   sub->add_option("--model,-m", a->models,
-                  "model folder or synthetic:NAME; repeat as NAME=DIR to serve several (the request's "
+                  "model folder, Hugging Face id ORG/NAME[@REVISION] or synthetic:NAME; repeat as NAME=MODEL to serve several (the request's "
                   "\"model\" field routes; the first is the default)")
       ->required()
       ->envname("CROSSRANK_MODEL");

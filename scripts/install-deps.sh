@@ -11,6 +11,7 @@ PKGS=(
   libcpp-httplib-dev   # HTTP client of the server tests
   libcli11-dev         # CLI parsing
   libutf8proc-dev      # Unicode normalisation / categories / graphemes
+  libcurl4-openssl-dev libssl-dev  # Hugging Face Hub downloads (HTTP client, sha256 checks)
   libgtest-dev libgmock-dev  # tests
   python3 python3-venv python3-pip  # Python package + its tests, cohere SDK test (venv from PyPI)
   clang libclang-rt-dev  # libFuzzer target (tests/fuzz)

@@ -1,6 +1,7 @@
 #pragma once
-// crossrank public API: load a cross-encoder reranker (a Hugging Face model folder or a
-// "synthetic:NAME" model with seeded random weights) and score (query, passage) pairs.
+// crossrank public API: load a cross-encoder reranker (a Hugging Face model folder, a Hub
+// id "ORG/NAME[@REVISION]" or a "synthetic:NAME" model with seeded random weights) and
+// score (query, passage) pairs.
 // The surface is deliberately narrow: Engine, its options, and Error.
 #include <cstddef>
 #include <cstdint>
@@ -116,7 +117,7 @@ struct EncodedPair {
 };
 
 struct ModelInfo {
-  std::string name;          // folder path or "synthetic:NAME"
+  std::string name;          // as given to Engine::open: folder path, hub id or "synthetic:NAME"
   std::string architecture;  // as config.json, e.g. "XLMRobertaForSequenceClassification"
   std::string family;        // "xlm-roberta" | "bert" | "qwen3"
   int layers = 0, hidden = 0, heads = 0, kv_heads = 0, head_dim = 0, intermediate = 0, vocab_size = 0;
@@ -128,8 +129,10 @@ class Engine {
  public:
   virtual ~Engine() = default;
 
-  // Opens a model: a Hugging Face folder (config.json, model.safetensors, tokenizer files)
-  // or "synthetic:bge-reranker-v2-m3|bge-reranker-base|ms-marco-MiniLM-L-6-v2|tiny-xlmr|tiny-bert".
+  // Opens a model: a Hugging Face folder (config.json, model.safetensors, tokenizer files),
+  // a Hub id "ORG/NAME[@REVISION]" (its snapshot folder in the Hugging Face cache, fetched
+  // as huggingface_hub does unless HF_HUB_OFFLINE=1; docs/hub.md), or
+  // "synthetic:bge-reranker-v2-m3|bge-reranker-base|ms-marco-MiniLM-L-6-v2|tiny-xlmr|tiny-bert".
   // Throws Error naming the file and problem on any failure.
   static std::unique_ptr<Engine> open(const std::string& model, const EngineOptions& opts = {});
 

@@ -194,8 +194,10 @@ def _tokenizer_max_length(model_dir: str) -> Optional[int]:
 class Reranker:
     """A cross-encoder reranker on the crossrank engine.
 
-    model_dir: a Hugging Face model folder (config.json, model.safetensors, tokenizer files)
-        or "synthetic:NAME[@SEED]" (random weights, for tests and benchmarks).
+    model_dir: a Hugging Face model id ("BAAI/bge-reranker-v2-m3", "ORG/NAME@REVISION"; downloaded
+        into / read from the Hugging Face cache as huggingface_hub does), a model folder
+        (config.json, model.safetensors, tokenizer files) or "synthetic:NAME[@SEED]" (random
+        weights, for tests and benchmarks).
     dtype: "fp32" | "bf16" | "int8" (CPU), "fp16" (GPU).
     max_length: tokens per pair including special tokens (default for every call).
     threads: worker threads (None = all cores).
@@ -207,6 +209,8 @@ class Reranker:
         (None = the model card's default); every scoring call also takes one.
     deterministic: bit-identical scores whatever the batching, threads and other pairs
         (same binary and ISA level; see the README's "Deterministic scores").
+    revision, cache_dir, token, local_files_only: for a hub id, as huggingface_hub takes them
+        (default: the id's @REVISION or "main", HF_HUB_CACHE, HF_TOKEN, HF_HUB_OFFLINE).
     """
 
     def __init__(
@@ -226,13 +230,23 @@ class Reranker:
         activation_fn: Any = None,
         instruction: Optional[str] = None,
         deterministic: bool = False,
+        revision: Optional[str] = None,
+        cache_dir: Optional[Union[str, os.PathLike]] = None,
+        token: Optional[str] = None,
+        local_files_only: bool = False,
     ) -> None:
-        self.model_dir = os.fspath(model_dir)
+        self.model_name = os.fspath(model_dir)
         if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 0):
             raise ValueError(f"threads must be None or a non-negative integer, got {threads!r}")
+        # A hub id becomes its snapshot folder (token=False: no token, as huggingface_hub).
+        self.model_dir = _crossrank.resolve_model(
+            self.model_name, revision=revision, cache_dir=os.fspath(cache_dir) if cache_dir is not None else None,
+            token=token if isinstance(token, str) else ("" if token is False else None),
+            local_files_only=bool(local_files_only))
         self._engine = _crossrank.Engine(self.model_dir, str(dtype), str(backend), int(threads or 0),
                                          bool(deterministic))
         self.info = self._engine.info()
+        self.info["name"] = self.model_name  # the hub id, not its snapshot folder
         self.max_length = self._check_max_length(max_length)
         self.truncation = self._check_choice("truncation", truncation, ("flagembedding", "longest_first"))
         self.long_doc = self._check_choice("long_doc", long_doc, ("truncate", "chunk"))
@@ -247,7 +261,7 @@ class Reranker:
 
     def __repr__(self) -> str:
         i = self.info
-        return (f"{type(self).__name__}({self.model_dir!r}, dtype={i['dtype']!r}, backend={i['backend']!r}, "
+        return (f"{type(self).__name__}({self.model_name!r}, dtype={i['dtype']!r}, backend={i['backend']!r}, "
                 f"max_length={self.max_length}, truncation={self.truncation!r})")
 
     # ------------------------------------------------------------------ helpers
@@ -450,7 +464,8 @@ class Reranker:
 
 # --------------------------------------------------------------------------- look-alikes
 
-_IGNORED_FLAG_KWARGS = {"cache_dir", "trust_remote_code", "devices", "device"}
+_IGNORED_FLAG_KWARGS = {"trust_remote_code", "devices", "device"}
+_HUB_KWARGS = ("revision", "cache_dir", "token", "local_files_only")
 
 
 class FlagReranker(Reranker):
@@ -478,6 +493,7 @@ class FlagReranker(Reranker):
         deterministic: bool = False,
         **kwargs: Any,
     ) -> None:
+        hub = {k: kwargs.pop(k) for k in _HUB_KWARGS if k in kwargs}
         for k, v in kwargs.items():
             if k in _IGNORED_FLAG_KWARGS:
                 continue
@@ -494,7 +510,7 @@ class FlagReranker(Reranker):
             dtype = "fp16" if use_fp16 and wants_gpu else "fp32"
         super().__init__(model_name_or_path, dtype=dtype, max_length=max_length, threads=threads, backend=backend,
                          truncation=truncation, normalize=normalize, batch_size=batch_size, long_doc=long_doc,
-                         deterministic=deterministic)
+                         deterministic=deterministic, **hub)
 
 
 _ST_BACKENDS = {"torch", "onnx", "openvino"}
@@ -523,8 +539,10 @@ class CrossEncoder(Reranker):
         deterministic: bool = False,
         **kwargs: Any,
     ) -> None:
-        ignored = {"cache_folder", "trust_remote_code", "revision", "local_files_only", "token", "model_kwargs",
-                   "tokenizer_kwargs", "config_kwargs", "model_card_data"}
+        ignored = {"trust_remote_code", "model_kwargs", "tokenizer_kwargs", "config_kwargs", "model_card_data"}
+        hub = {k: kwargs.pop(k) for k in ("revision", "local_files_only", "token") if k in kwargs}
+        if "cache_folder" in kwargs:
+            hub["cache_dir"] = kwargs.pop("cache_folder")
         for k in kwargs:
             if k not in ignored:
                 raise TypeError(f"CrossEncoder: unsupported argument {k!r}")
@@ -537,9 +555,9 @@ class CrossEncoder(Reranker):
         path = os.fspath(model_name_or_path)
         # Open with a safe length first, then apply CrossEncoder's default max_length.
         super().__init__(path, dtype=dtype, max_length=8, threads=threads, backend=backend, truncation=truncation,
-                         long_doc=long_doc, activation_fn=activation_fn, deterministic=deterministic)
+                         long_doc=long_doc, activation_fn=activation_fn, deterministic=deterministic, **hub)
         if max_length is None:
-            tok = _tokenizer_max_length(path)
+            tok = _tokenizer_max_length(self.model_dir)
             max_length = min(tok, self.info["max_length"]) if tok else self.info["max_length"]
         self.max_length = self._check_max_length(max_length)
 

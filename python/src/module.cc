@@ -9,10 +9,12 @@
 
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "crossrank/crossrank.h"
+#include "hub/hub.h"
 
 namespace py = pybind11;
 using namespace crossrank;
@@ -136,6 +138,24 @@ class PyEngine {
   std::mutex mu_;
 };
 
+// A model folder for `model`: a Hugging Face id (ORG/NAME[@REVISION]) becomes its
+// snapshot folder in the HF cache (src/hub); the keyword arguments override what the
+// environment says (HF_HUB_CACHE, HF_TOKEN, HF_HUB_OFFLINE, HF_ENDPOINT).
+std::string resolve_model(const std::string& model, const std::optional<std::string>& revision,
+                          const std::optional<std::string>& cache_dir, const std::optional<std::string>& token,
+                          bool local_files_only, const std::optional<std::string>& endpoint) {
+  std::string id = model;
+  if (revision && !revision->empty() && model.find('@') == std::string::npos) id += "@" + *revision;
+  if (!hub::is_hub_id(id)) return model;
+  hub::HubOptions o = hub::HubOptions::from_env();
+  if (cache_dir && !cache_dir->empty()) o.cache_dir = *cache_dir;
+  if (token) o.token = *token;
+  if (endpoint && !endpoint->empty()) o.endpoint = *endpoint;
+  o.offline = o.offline || local_files_only;
+  py::gil_scoped_release nogil;
+  return hub::resolve_model(id, o);
+}
+
 }  // namespace
 
 PYBIND11_MODULE(_crossrank, m) {
@@ -157,4 +177,9 @@ PYBIND11_MODULE(_crossrank, m) {
       .def("forward", &PyEngine::forward, py::arg("sequences"),
            "Raw float32 logits of [(ids, type_ids), ...] in one forward pass.")
       .def("info", &PyEngine::info);
+  m.def("resolve_model", &resolve_model, py::arg("model"), py::arg("revision") = py::none(),
+        py::arg("cache_dir") = py::none(), py::arg("token") = py::none(), py::arg("local_files_only") = false,
+        py::arg("endpoint") = py::none(),
+        "The local folder of a model: a Hugging Face id (ORG/NAME[@REVISION]) is downloaded into (or found in) "
+        "the Hugging Face cache; anything else is returned as is.");
 }

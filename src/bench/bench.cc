@@ -19,6 +19,7 @@
 #include "bench/quality_gate.h"
 #include "bench/report.h"
 #include "bench/bench.h"
+#include "hub/hub.h"
 #include "util/output.h"
 #include "model/architecture.h"
 #include "model/config.h"
@@ -102,9 +103,10 @@ ModelConfig precheck_model(const std::string& model) {
     return synthetic_config(name);
   }
   namespace fs = std::filesystem;
-  if (!fs::is_directory(model)) throw Error(model + ": model folder not found (or use synthetic:NAME)");
-  if (!fs::exists(fs::path(model) / "config.json")) throw Error(model + ": no config.json in the model folder");
-  return load_config((fs::path(model) / "config.json").string());
+  const std::string folder = hub::resolve_model(model);  // once per process: Engine::open reuses it
+  if (!fs::is_directory(folder)) throw Error(model + ": model folder not found (or use synthetic:NAME)");
+  if (!fs::exists(fs::path(folder) / "config.json")) throw Error(model + ": no config.json in the model folder");
+  return load_config((fs::path(folder) / "config.json").string());
 }
 
 // Progress on stderr: a redrawn bar on a terminal, one line per event otherwise.
@@ -175,7 +177,7 @@ int run_bench(const BenchOptions& o) {
     std::fprintf(stderr, "crossrank bench: wrote %d seedlike pairs to %s\n", o.pairs, o.dump_inputs.c_str());
     return 0;
   }
-  check(!o.model.empty(), "--model is required (a model folder or synthetic:NAME)");
+  check(!o.model.empty(), "--model is required (a model folder, a Hugging Face id ORG/NAME or synthetic:NAME)");
   const std::vector<int> batches = parse_batch_sizes(o.batch_sizes);
   const BackendKind backend = parse_backend(o.backend);
   const CpuInfo cpu = cpu_info();

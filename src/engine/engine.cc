@@ -1,4 +1,4 @@
-// Engine: model loading (folder or synthetic), tokenization, length-sorted batching
+// Engine: model loading (folder, Hugging Face id or synthetic), tokenization, length-sorted batching
 // under a pair count / token / memory budget, and dispatch to a backend.
 #include <omp.h>
 #include <unistd.h>
@@ -15,6 +15,7 @@
 #include "batch/packed_batch.h"
 #include "model/architecture.h"
 #include "engine/batch_policy.h"
+#include "hub/hub.h"
 #include "model/config.h"
 #include "model/weights.h"
 #include "tokenizer/tokenizer.h"
@@ -315,12 +316,14 @@ std::unique_ptr<Engine> Engine::open(const std::string& model, const EngineOptio
     auto w = synthetic_weights(c, seed);
     return std::make_unique<EngineImpl>(model, c, w, std::move(tok), opts);
   }
-  const fs::path dir(model);
+  // A Hugging Face id (ORG/NAME[@REVISION]) becomes its snapshot folder in the HF cache.
+  const std::string folder = hub::resolve_model(model);
+  const fs::path dir(folder);
   if (!fs::is_directory(dir)) throw Error(model + ": model folder not found");
   if (!fs::exists(dir / "config.json")) throw Error(model + ": no config.json in the model folder");
   ModelConfig c = load_config((dir / "config.json").string());
-  auto tok = load_tokenizer(model);
-  auto w = load_weights(model, c);
+  auto tok = load_tokenizer(folder);
+  auto w = load_weights(folder, c);
   return std::make_unique<EngineImpl>(model, c, w, std::move(tok), opts);
 }
 

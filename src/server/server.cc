@@ -27,6 +27,7 @@
 #include <random>
 #include <thread>
 
+#include "hub/hub.h"
 #include "scheduler/batcher.h"
 #include "scheduler/score_cache.h"
 #include "server/api.h"
@@ -111,8 +112,11 @@ HttpResponse error_response(Dialect d, const ApiError& e) {
   return r;
 }
 
+// The name a model is served under when none is given: a hub id's repo ("ORG/NAME", as
+// TEI and vLLM name it), else the folder's last component, else the synthetic spec.
 std::string base_name(const std::string& n) {
   if (n.rfind("synthetic:", 0) == 0) return n;
+  if (hub::is_hub_id(n)) return n.substr(0, n.find('@'));
   std::filesystem::path p(n);
   if (!p.has_filename()) p = p.parent_path();
   return p.filename().string().empty() ? n : p.filename().string();
