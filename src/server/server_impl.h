@@ -27,16 +27,19 @@ namespace crossrank {
 
 using Clock = std::chrono::steady_clock;
 
+// Milliseconds from a to b.
 inline double ms_between(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration<double, std::milli>(b - a).count();
 }
 
+// "12.345": a duration in ms for the x-*-time headers.
 inline std::string fmt_ms(double v) {
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.3f", v);
   return buf;
 }
 
+// A JSON response with `status` and `body`.
 inline HttpResponse json_response(int status, std::string body) {
   HttpResponse r;
   r.status = status;
@@ -44,6 +47,7 @@ inline HttpResponse json_response(int status, std::string body) {
   return r;
 }
 
+// The error response of dialect `d` for `e`, with the headers its status carries.
 inline HttpResponse error_response(Dialect d, const ApiError& e) {
   HttpResponse r = json_response(e.status, encode_error(d, e));
   r.headers = error_headers(e.status);

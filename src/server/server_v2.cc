@@ -38,7 +38,7 @@ std::optional<HttpResponse> Server::Impl::on_v2_head(const HttpRequest& head, co
     case V2Route::kReady:
       if (!ready_) return error_response(Dialect::kV2, not_ready);
       return json_response(200, R"({"ready":true})");
-    case V2Route::kServerMeta: return json_response(200, v2_server_metadata());
+    case V2Route::kServerMeta: return json_response(200, v2_server_metadata(version()));
     case V2Route::kModelReady: {
       if (!ready_) return error_response(Dialect::kV2, not_ready);
       return json_response(200, nlohmann::json{{"name", m->name}, {"ready", true}}.dump());

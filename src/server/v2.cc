@@ -7,8 +7,6 @@
 #include <cstring>
 #include <nlohmann/json.hpp>
 
-#include "crossrank/crossrank.h"
-
 namespace crossrank {
 
 using nlohmann::json;
@@ -329,9 +327,9 @@ V2Response encode_v2_infer(const std::string& id, bool binary, const std::string
   return r;
 }
 
-std::string v2_server_metadata() {
+std::string v2_server_metadata(const std::string& version) {
   return dump({{"name", "crossrank"},
-               {"version", version()},
+               {"version", version},
                {"extensions", json::array({"binary_tensor_data", "parameters"})}});
 }
 

@@ -74,8 +74,8 @@ struct V2Response {
 V2Response encode_v2_infer(const std::string& id, bool binary, const std::string& model,
                            std::span<const double> scores);
 
-// GET /v2: {"name": "crossrank", "version", "extensions"}.
-std::string v2_server_metadata();
+// GET /v2: {"name": "crossrank", "version": `version`, "extensions"}.
+std::string v2_server_metadata(const std::string& version);
 // GET /v2/models/{m}: {name, versions ["1"], platform "crossrank", inputs, outputs}.
 std::string v2_model_metadata(const std::string& model);
 
