@@ -176,7 +176,7 @@ TextPool load_text_pool() {
     pool.zh = decode_drop_space(kSampleZh);
     pool.en = split_words(kSampleEn);
     pool.fallback = true;
-    pool.source = "built-in sample text (shared corpora not found; set CROSSRANK_SHARED_DIR)";
+    pool.source = "built-in sample text (shared corpora not found; pass --data-dir or set CROSSRANK_SHARED_DIR)";
   }
   return pool;
 }
