@@ -1,5 +1,6 @@
 // `crossrank bench` flags (the work is in src/bench/bench.cc).
 #include <CLI/CLI.hpp>
+#include <cstdlib>
 
 #include "bench/bench.h"
 #include "commands.h"
@@ -27,12 +28,18 @@ std::function<int()> setup_bench(CLI::App* sub) {
                   "time budget: fit repeats and skip configurations that would exceed it (default 270 s unless "
                   "--batch-sizes or --repeats is given; 0 = unlimited)");
   sub->add_option("--max-length", o->max_length, "tokens per seedlike pair incl. specials (default 512)");
+  auto data_dir = std::make_shared<std::string>();
+  sub->add_option("--shared-dir,--data-dir", *data_dir,
+                  "the folder holding data/text-corpora for seedlike inputs (default $CROSSRANK_SHARED_DIR, else "
+                  "the install's share/crossrank)");
   sub->add_option("--gemm-seconds", o->gemm_seconds, "seconds per GEMM shape of the peak measurement (0 = skip)")->group("");
   sub->add_flag("--score-only", o->score_only, "skip the pure Engine::forward runs")->group("");
   sub->add_option("--measure-seconds", o->measure_seconds, "stop a configuration's repeats after this much")->group("");
   sub->add_option("--warmup-pairs", o->warmup_pairs, "warm up on the first K pairs of the batch only")->group("");
   sub->add_option("--dump-inputs", o->dump_inputs, "write the seedlike pairs (--pairs N) as JSONL and exit")->group("");
-  return [o, ef, o_batch, o_repeats]() -> int {
+  return [o, ef, o_batch, o_repeats, data_dir]() -> int {
+    // The data folder is looked up through $CROSSRANK_SHARED_DIR (src/util/paths.h).
+    if (!data_dir->empty()) setenv("CROSSRANK_SHARED_DIR", data_dir->c_str(), 1);
     o->dtypes = ef->dtype;
     o->backend = ef->backend;
     o->threads = ef->threads;

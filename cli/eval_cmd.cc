@@ -30,8 +30,8 @@ std::function<int()> setup_eval(CLI::App* sub) {
   sub->add_option("--long-doc", o->long_doc, "truncate | chunk (max over overlapping windows)");
   sub->add_option("--format", o->format, "md | json (default md)");
   sub->add_option("--output,-o", o->output, "write the report here (default stdout)");
-  sub->add_option("--shared-dir", o->shared_dir,
-                  "the shared/ folder holding data/ (default $CROSSRANK_SHARED_DIR, else <source>/../shared)");
+  sub->add_option("--shared-dir,--data-dir", o->shared_dir,
+                  "the folder holding data/ (default $CROSSRANK_SHARED_DIR, else the install's share/crossrank)");
   sub->footer(
       "Metrics: NDCG@10 with linear gain (label) and log2 discount, MRR@10, MAP over each candidate list; "
       "equal scores keep candidate order. msmarco-trecdl labels are TREC grades 1-3 (NDCG gain); MRR/MAP count "

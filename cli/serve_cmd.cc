@@ -1,5 +1,5 @@
 // `crossrank serve`: a drop-in rerank server (TEI /rerank, Cohere /v2/rerank, Jina
-// /v1/rerank). Options can also come from CROSSRANK_* environment variables, as TEI does.
+// /v1/rerank, KServe/Triton's Open Inference Protocol v2 under /v2/models). Options can also come from CROSSRANK_* environment variables, as TEI does.
 #include <pthread.h>
 #include <signal.h>
 
@@ -158,7 +158,7 @@ std::function<int()> setup_serve(CLI::App* sub) {
                   "flagembedding (query <= 3/4, then cut the passage) | longest_first (TEI / sentence-transformers)")
       ->capture_default_str()
       ->envname("CROSSRANK_TRUNCATION");
-  sub->add_option("--served-model-name", s.served_model_name, "model name in responses (default: the model's base name)")
+  sub->add_option("--served-model-name", s.served_model_name, "model name in responses and in /v2/models/NAME (default: the model's base name)")
       ->envname("CROSSRANK_SERVED_MODEL_NAME");
   sub->add_option("--http-threads", s.http_threads, "I/O threads of the event loop (0 = 2)")
       ->capture_default_str()

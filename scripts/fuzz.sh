@@ -7,6 +7,7 @@
 #   tok-qwen         the Qwen byte-level BPE (tests/data/tokenizers/qwen-bpe/small)
 #   tokenizer-json   tokenizer.json                   config          config.json
 #   safetensors      the safetensors header           pairs-jsonl     pairs.jsonl
+#   v2               Open Inference Protocol v2 infer bodies (JSON and binary tensors) and paths
 # --seconds S: each campaign runs S seconds (default 15: the CI bound); --runs N: each
 # runs N executions (the long campaigns: `nice -n 19 scripts/fuzz.sh --runs 10000000`).
 # Per campaign: corpus in DIR/corpus/NAME (grows), crashes in DIR/crashes/NAME-*, log in
@@ -29,7 +30,7 @@ while [ $# -gt 0 ]; do
     *) CAMPAIGNS+=("$1"); shift;;
   esac
 done
-[ ${#CAMPAIGNS[@]} -eq 0 ] && CAMPAIGNS=(request http tok-xlmr tok-bert tok-qwen tokenizer-json config safetensors pairs-jsonl)
+[ ${#CAMPAIGNS[@]} -eq 0 ] && CAMPAIGNS=(request http tok-xlmr tok-bert tok-qwen tokenizer-json config safetensors pairs-jsonl v2)
 command -v clang++ >/dev/null || { echo "clang++ not found (scripts/install-deps.sh installs it)" >&2; exit 2; }
 cmake -S "$ROOT/tests/fuzz" -B "$BUILD" -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 ninja -C "$BUILD" >/dev/null
@@ -62,13 +63,16 @@ def write(name, header, data):
 write("seed_f32", {"a": {"dtype": "F32", "shape": [2, 2], "data_offsets": [0, 16]}, "__metadata__": {"format": "pt"}}, bytes(16))
 write("seed_mixed", {"w": {"dtype": "BF16", "shape": [3], "data_offsets": [0, 6]}, "b": {"dtype": "F16", "shape": [1], "data_offsets": [6, 8]}}, bytes(8))
 EOF
+seed v2 json '\x00\x00\x00{"id":"1","parameters":{"normalize":true,"truncate":false,"instruction":"x"},"inputs":[{"name":"query","datatype":"BYTES","shape":[1],"data":["q"]},{"name":"documents","datatype":"BYTES","shape":[2],"data":[["a"],["b"]]}],"outputs":[{"name":"scores","parameters":{"binary_data":true}}]}'
+seed v2 binary '\x01\xb8\x00{"inputs":[{"name":"query","datatype":"BYTES","shape":[1],"parameters":{"binary_data_size":5}},{"name":"documents","datatype":"BYTES","shape":[1],"parameters":{"binary_data_size":5}}]}\x01\x00\x00\x00q\x01\x00\x00\x00d'
+seed v2 path '\x00\x00\x00/v2/models/m%2Dx/versions/1/infer\n{}'
 seed pairs-jsonl basic '{"query":"q","document":"d"}\n\n{"query":"q2","passage":"p"}\n'
 
 target_of() {
   case $1 in
     request) echo request_fuzz;; http) echo http_fuzz;; tok-*) echo tokenizer_fuzz;;
     tokenizer-json) echo tokenizer_json_fuzz;; config) echo config_fuzz;; safetensors) echo safetensors_fuzz;;
-    pairs-jsonl) echo pairs_jsonl_fuzz;; *) echo "";;
+    pairs-jsonl) echo pairs_jsonl_fuzz;; v2) echo v2_fuzz;; *) echo "";;
   esac
 }
 dict_of() {

@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "util/error.h"
+#include "util/paths.h"
 
 namespace crossrank::bench {
 
@@ -140,10 +141,7 @@ InputSpec parse_inputs(const std::string& s) {
 
 std::string shared_data_dir() {
   std::vector<fs::path> roots;
-  if (const char* env = std::getenv("CROSSRANK_SHARED_DIR"); env && *env) roots.emplace_back(env);
-#ifdef CROSSRANK_SOURCE_DIR
-  roots.push_back(fs::path(CROSSRANK_SOURCE_DIR) / ".." / "shared");
-#endif
+  if (const std::string r = shared_data_root(); !r.empty()) roots.emplace_back(r);
   for (const auto& r : roots) {
     std::error_code ec;
     if (fs::is_directory(r / "data" / "text-corpora", ec)) return fs::weakly_canonical(r / "data", ec).string();
@@ -178,7 +176,7 @@ TextPool load_text_pool() {
     pool.zh = decode_drop_space(kSampleZh);
     pool.en = split_words(kSampleEn);
     pool.fallback = true;
-    pool.source = "built-in sample text (shared corpora not found; set CROSSRANK_SHARED_DIR)";
+    pool.source = "built-in sample text (shared corpora not found; pass --data-dir or set CROSSRANK_SHARED_DIR)";
   }
   return pool;
 }

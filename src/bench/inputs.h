@@ -36,7 +36,8 @@ struct TextPool {
 };
 
 // Locates the shared data folder: $CROSSRANK_SHARED_DIR (the shared/ folder or its data/
-// folder), else <source dir>/../shared. Returns "<...>/data" or "" when not found.
+// folder), else the install's share/crossrank (shared_data_root(), src/util/paths.h).
+// Returns "<...>/data" or "" when not found.
 std::string shared_data_dir();
 
 // Loads hongloumeng.zh.txt and war_and_peace.en.txt from the shared data folder, or the

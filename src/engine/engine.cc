@@ -18,7 +18,10 @@
 #include "hub/hub.h"
 #include "model/config.h"
 #include "model/weights.h"
+#include "engine/builtin_tokenizers.h"
 #include "tokenizer/tokenizer.h"
+#include "tokenizer/tokenizer_json.h"
+#include "util/paths.h"
 #include "util/error.h"
 #include "util/log.h"
 
@@ -82,32 +85,27 @@ std::size_t default_budget_bytes() {
   return std::min<std::size_t>(avail / 2, 8ull << 30);
 }
 
-// Tokenizer for synthetic models, which have no files: the test tokenizers shipped in the
-// source tree (an 8k unigram for XLM-R shapes, the real ms-marco WordPiece for BERT), and
-// for Qwen3 shapes Qwen's byte-level BPE: the committed tokenizer.json skeleton
-// (tests/data/tokenizers/qwen-bpe) over the real ranks, qwen.tiktoken, which live outside
-// the tree ($CROSSRANK_SHARED_DIR, default the source tree's ../shared).
+// Tokenizer for synthetic models, which have no files: the test tokenizers compiled into
+// the binary (an 8k unigram for XLM-R shapes, the real ms-marco WordPiece for BERT;
+// src/engine/builtin_tokenizers.h), and for Qwen3 shapes Qwen's byte-level BPE: the
+// built-in tokenizer.json skeleton over the real ranks, qwen.tiktoken, from the shared
+// data folder (src/util/paths.h). $CROSSRANK_TOKENIZER_DIR overrides all of them.
 std::unique_ptr<Tokenizer> synthetic_tokenizer(const ModelConfig& c) {
-  std::vector<fs::path> dirs;
-  if (const char* env = std::getenv("CROSSRANK_TOKENIZER_DIR")) dirs.emplace_back(env);
-  const fs::path src = CROSSRANK_SOURCE_DIR;
+  if (const char* env = std::getenv("CROSSRANK_TOKENIZER_DIR"); env && *env && fs::exists(env))
+    return load_tokenizer(env);
   const std::string family = c.family();
   if (family == "qwen3") {
-    for (const auto& d : dirs)
-      if (fs::exists(d)) return load_tokenizer(d.string());
-    const char* env = std::getenv("CROSSRANK_SHARED_DIR");
-    const fs::path shared = env && *env ? fs::path(env) : src / ".." / "shared";
-    const fs::path ranks = shared / "models/qwen3-reranker/qwen.tiktoken";
-    const fs::path skeleton = src / "tests/data/tokenizers/qwen-bpe/qwen3.tokenizer-skeleton.json";
-    if (fs::exists(ranks) && fs::exists(skeleton)) return load_bpe_tiktoken(ranks.string(), skeleton.string());
-    throw Error("synthetic Qwen3 model: no Qwen tokenizer (" + ranks.string() + " and " + skeleton.string() +
-                "; or set CROSSRANK_TOKENIZER_DIR to a Qwen tokenizer folder)");
+    const std::string root = shared_data_root();
+    const fs::path ranks = fs::path(root) / "models/qwen3-reranker/qwen.tiktoken";
+    if (!root.empty() && fs::exists(ranks))
+      return load_bpe_tiktoken_text(ranks.string(), builtin_tokenizer_json("qwen3-skeleton"),
+                                    "<built-in qwen3 tokenizer skeleton>");
+    throw Error("synthetic Qwen3 model: no Qwen vocabulary (" +
+                (root.empty() ? std::string("no shared data folder") : ranks.string() + " not found") +
+                "; set CROSSRANK_SHARED_DIR to the shared/ folder or CROSSRANK_TOKENIZER_DIR to a Qwen tokenizer folder)");
   }
-  if (family == "xlm-roberta") dirs.push_back(src / "tests/data/tokenizers/xlmr-unigram");
-  else dirs.push_back(src / "tests/data/models/tiny-bert");
-  for (const auto& d : dirs)
-    if (fs::exists(d)) return load_tokenizer(d.string());
-  throw Error("synthetic model: no tokenizer found (set CROSSRANK_TOKENIZER_DIR to a tokenizer folder)");
+  const char* name = family == "xlm-roberta" ? "xlmr-unigram" : "bert-wordpiece";
+  return load_tokenizer_json_text(builtin_tokenizer_json(name), std::string("<built-in ") + name + " tokenizer>");
 }
 
 class EngineImpl final : public Engine {

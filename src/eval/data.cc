@@ -15,6 +15,7 @@
 #include <unordered_map>
 
 #include "util/error.h"
+#include "util/paths.h"
 
 namespace crossrank::eval {
 
@@ -31,10 +32,7 @@ const std::vector<std::string>& dataset_names() {
   return names;
 }
 
-std::string default_shared_dir() {
-  if (const char* env = std::getenv("CROSSRANK_SHARED_DIR"); env && *env) return env;
-  return (fs::path(CROSSRANK_SOURCE_DIR) / ".." / "shared").lexically_normal().string();
-}
+std::string default_shared_dir() { return shared_data_root(); }
 
 namespace {
 
@@ -195,7 +193,7 @@ EvalDataset finish(std::string name, std::string candidates, double threshold, c
 
 std::ifstream open_in(const fs::path& p) {
   std::ifstream in(p, std::ios::binary);
-  if (!in) throw Error(p.string() + ": cannot open (set CROSSRANK_SHARED_DIR to the shared/ folder)");
+  if (!in) throw Error(p.string() + ": cannot open (pass --shared-dir or set CROSSRANK_SHARED_DIR to the shared/ folder)");
   return in;
 }
 

@@ -52,7 +52,8 @@ struct EvalDataOptions {
 // "msmarco-trecdl", "wikiqa", "xquad-zh", "xquad-en", "cmrc2018".
 const std::vector<std::string>& dataset_names();
 
-// shared/ folder: $CROSSRANK_SHARED_DIR, else <source dir>/../shared.
+// shared/ folder: $CROSSRANK_SHARED_DIR, else the install's share/crossrank (see
+// shared_data_root(), src/util/paths.h); "" when none.
 std::string default_shared_dir();
 
 // Builds the lists of `name` from <shared_dir>/data. Throws Error naming the file on a

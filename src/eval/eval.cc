@@ -112,6 +112,9 @@ int run_eval(const EvalOptions& o) {
   const bool comparing = !o.compare.empty();
   const DType cmp_dtype = comparing ? parse_dtype(o.compare) : DType::kFp32;
   const std::string shared = o.shared_dir.empty() ? default_shared_dir() : o.shared_dir;
+  check(!shared.empty(),
+        "no data folder for eval: pass --shared-dir DIR (the folder holding data/), set CROSSRANK_SHARED_DIR, or "
+        "install crossrank (cmake --install) so that <prefix>/share/crossrank/data exists");
 
   const auto tl = Clock::now();
   const EvalDataset ds = load_dataset(o.dataset, shared, o.data);

@@ -16,6 +16,7 @@ const char* to_string(Dialect d) {
     case Dialect::kCohere: return "cohere";
     case Dialect::kJina: return "jina";
     case Dialect::kInfinity: return "infinity";
+    case Dialect::kV2: return "v2";
   }
   return "?";
 }
@@ -24,8 +25,8 @@ namespace {
 
 [[noreturn]] void invalid(const std::string& msg) { throw ApiError(422, "Validation", msg); }
 
-// Offset of the first malformed UTF-8 sequence, or npos (RFC 3629: no overlongs, no
-// surrogates, nothing above U+10FFFF).
+}  // namespace
+
 std::size_t utf8_error_offset(std::string_view s) {
   const auto* p = reinterpret_cast<const unsigned char*>(s.data());
   const std::size_t n = s.size();
@@ -55,6 +56,8 @@ std::size_t utf8_error_offset(std::string_view s) {
   }
   return std::string_view::npos;
 }
+
+namespace {
 
 std::string quote(const std::string& field) { return "`" + field + "`"; }
 

@@ -19,6 +19,8 @@
 //             usage, results: [{index, relevance_score, document?: {text}}], meta}
 //   errors of Cohere/Jina/Infinity: {"message", "error": {message, type, code}} plus
 //   "detail" (Jina, Infinity). See src/server/errors.h.
+//   V2        POST /v2/models/{name}/infer (Open Inference Protocol, KServe/Triton): its
+//             own decoder and encoder, src/server/v2.h; errors {"error": msg}, 400/404.
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -32,7 +34,7 @@
 
 namespace crossrank {
 
-enum class Dialect { kTei, kCohere, kJina, kInfinity };
+enum class Dialect { kTei, kCohere, kJina, kInfinity, kV2 };
 const char* to_string(Dialect d);
 
 // A request failure with its HTTP status and TEI error_type (PascalCase):
@@ -86,6 +88,10 @@ const std::vector<FieldSpec>& request_fields();
 constexpr std::int64_t kMaxIntField = 2147483647;
 // Largest accepted max_chunks_per_doc (windows scored per document).
 constexpr std::int64_t kMaxChunksPerDoc = 256;
+
+// Offset of the first malformed UTF-8 sequence in `s` (RFC 3629: no overlongs, no
+// surrogates, nothing above U+10FFFF), or std::string_view::npos when it is all valid.
+std::size_t utf8_error_offset(std::string_view s);
 
 // Parses a request body; throws ApiError 422 naming the problem (invalid UTF-8 or not
 // JSON, with the byte offset).

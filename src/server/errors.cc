@@ -10,10 +10,10 @@ ApiError to_api_error(const Error& e, Dialect d, const std::string& prefix) {
   const std::string msg = prefix + e.what();
   switch (e.code()) {
     case ErrorCode::kInvalidInput:
-    case ErrorCode::kTooLong: return ApiError(422, "Validation", msg);
+    case ErrorCode::kTooLong: return ApiError(d == Dialect::kV2 ? 400 : 422, "Validation", msg);
     case ErrorCode::kNotFound:
       return ApiError(d == Dialect::kJina ? 422 : d == Dialect::kInfinity ? 400 : 404, "NotFound", msg);
-    case ErrorCode::kUnsupported: return ApiError(422, "Unsupported", msg);
+    case ErrorCode::kUnsupported: return ApiError(d == Dialect::kV2 ? 400 : 422, "Unsupported", msg);
     case ErrorCode::kOutOfMemory: return ApiError(424, "Backend", msg);
     case ErrorCode::kOverloaded: return ApiError(429, "Overloaded", msg);
     case ErrorCode::kUnavailable: return ApiError(503, "Unhealthy", msg);
@@ -38,6 +38,7 @@ std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_hand
 }  // namespace
 
 std::string encode_error(Dialect d, const ApiError& e) {
+  if (d == Dialect::kV2) return dump(json{{"error", e.what()}});
   if (d == Dialect::kTei) return dump(json{{"error", e.what()}, {"error_type", e.type}});
   json j = {{"message", e.what()},
             {"error", {{"message", e.what()}, {"type", openai_type(e.status)}, {"code", e.status}}}};

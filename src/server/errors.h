@@ -11,7 +11,9 @@ namespace crossrank {
 
 // Status and TEI error_type of an engine error for a request of dialect `d`:
 //   kInvalidInput 422 Validation   kTooLong 422 Validation   kNotFound 404 NotFound
-//   (Jina 422, Infinity 400, as those servers answer an unknown model)
+//   (Jina 422, Infinity 400, as those servers answer an unknown model; V2: 400 for
+//   kInvalidInput, kTooLong and kUnsupported, as the Open Inference Protocol answers a
+//   bad request)
 //   kUnsupported 422 Unsupported   kOutOfMemory 424 Backend  kOverloaded 429 Overloaded
 //   kUnavailable 503 Unhealthy     kInternal 500 Internal
 ApiError to_api_error(const Error& e, Dialect d, const std::string& prefix = "");

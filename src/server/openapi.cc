@@ -8,6 +8,7 @@
 
 #include "server/api.h"
 #include "server/server.h"
+#include "server/v2.h"
 
 namespace crossrank {
 
@@ -91,6 +92,169 @@ json error_responses(const json& err, bool auth, bool model_routing) {
   if (auth) r["401"] = {{"description", "Missing or wrong API key"}, {"content", json_content(err)}};
   if (model_routing) r["404"] = {{"description", "Unknown model"}, {"content", json_content(err)}};
   return r;
+}
+
+
+// The Open Inference Protocol v2 routes (src/server/v2.h). The infer body's schema is as
+// tight as OpenAPI allows; what it cannot say (data length = shape) is a 400 too.
+void add_v2_paths(json& paths, json& schemas, const ServerOptions& opts, const std::vector<std::string>& models,
+                  const json& sec, bool auth) {
+  schemas["V2Error"] = {{"type", "object"},
+                        {"required", json::array({"error"})},
+                        {"properties", {{"error", {{"type", "string"}}}}}};
+  const json err = json_content(ref("V2Error"));
+  json bytes_item = {{"type", "string"}, {"minLength", 1}};
+  json tensor_params = {{"type", "object"},
+                        {"nullable", true},
+                        {"properties", {{"binary_data_size", {{"type", "integer"}, {"minimum", 0}}}}}};
+  schemas["V2QueryTensor"] = {
+      {"type", "object"},
+      {"required", json::array({"name", "datatype", "shape", "data"})},
+      {"properties",
+       {{"name", {{"type", "string"}, {"enum", json::array({"query"})}}},
+        {"datatype", {{"type", "string"}, {"enum", json::array({"BYTES"})}}},
+        {"shape", {{"type", "array"}, {"minItems", 1}, {"maxItems", 1}, {"items", {{"type", "integer"}, {"enum", json::array({1})}}}}},
+        {"data", {{"type", "array"}, {"minItems", 1}, {"maxItems", 1}, {"items", bytes_item}}},
+        {"parameters", tensor_params}}}};
+  schemas["V2DocumentsTensor"] = {
+      {"type", "object"},
+      {"required", json::array({"name", "datatype", "shape", "data"})},
+      {"properties",
+       {{"name", {{"type", "string"}, {"enum", json::array({"documents"})}}},
+        {"datatype", {{"type", "string"}, {"enum", json::array({"BYTES"})}}},
+        {"shape",
+         {{"type", "array"},
+          {"minItems", 1},
+          {"maxItems", 1},
+          {"items", {{"type", "integer"}, {"minimum", 1}, {"maximum", opts.max_client_batch_size}}},
+          {"description", "[N]: the number of documents, the length of `data`"}}},
+        {"data", {{"type", "array"}, {"minItems", 1}, {"maxItems", opts.max_client_batch_size}, {"items", bytes_item}}},
+        {"parameters", tensor_params}}}};
+  schemas["V2InferRequest"] = {
+      {"type", "object"},
+      {"required", json::array({"inputs"})},
+      {"properties",
+       {{"id", {{"type", "string"}, {"description", "echoed in the response"}}},
+        {"parameters",
+         {{"type", "object"},
+          {"nullable", true},
+          {"properties",
+           {{"normalize", {{"type", "boolean"}, {"default", false}, {"description", "sigmoid of the logits"}}},
+            {"truncate", {{"type", "boolean"}, {"default", true}, {"description", "false: an over-long pair is a 400"}}},
+            {"instruction", {{"type", "string"}, {"description", "task instruction of decoder rerankers"}}},
+            {"binary_data_output", {{"type", "boolean"}, {"default", false}}}}}}},
+        {"inputs",
+         {{"type", "array"},
+          {"minItems", 2},
+          {"maxItems", 2},
+          {"items", {{"oneOf", json::array({ref("V2QueryTensor"), ref("V2DocumentsTensor")})}}}}},
+        {"outputs",
+         {{"type", "array"},
+          {"nullable", true},
+          {"items",
+           {{"type", "object"},
+            {"required", json::array({"name"})},
+            {"properties",
+             {{"name", {{"type", "string"}, {"enum", json::array({"scores"})}}},
+              {"parameters",
+               {{"type", "object"}, {"nullable", true}, {"properties", {{"binary_data", {{"type", "boolean"}}}}}}}}}}}}}}}};
+  schemas["V2InferResponse"] = {
+      {"type", "object"},
+      {"required", json::array({"model_name", "outputs"})},
+      {"properties",
+       {{"model_name", {{"type", "string"}}},
+        {"model_version", {{"type", "string"}}},
+        {"id", {{"type", "string"}}},
+        {"outputs",
+         {{"type", "array"},
+          {"items",
+           {{"type", "object"},
+            {"required", json::array({"name", "datatype", "shape"})},
+            {"properties",
+             {{"name", {{"type", "string"}}},
+              {"datatype", {{"type", "string"}}},
+              {"shape", {{"type", "array"}, {"items", {{"type", "integer"}}}}},
+              {"data", {{"type", "array"}, {"items", {{"type", "number"}}}}}}}}}}}}}};
+  json tensor_meta = {{"type", "object"},
+                      {"required", json::array({"name", "datatype", "shape"})},
+                      {"properties",
+                       {{"name", {{"type", "string"}}},
+                        {"datatype", {{"type", "string"}}},
+                        {"shape", {{"type", "array"}, {"items", {{"type", "integer"}}}}}}}};
+  schemas["V2ModelMetadata"] = {
+      {"type", "object"},
+      {"required", json::array({"name", "platform", "inputs", "outputs"})},
+      {"properties",
+       {{"name", {{"type", "string"}}},
+        {"versions", {{"type", "array"}, {"items", {{"type", "string"}}}}},
+        {"platform", {{"type", "string"}}},
+        {"inputs", {{"type", "array"}, {"items", tensor_meta}}},
+        {"outputs", {{"type", "array"}, {"items", tensor_meta}}}}}};
+  const json model_param = {{"name", "model_name"},
+                            {"in", "path"},
+                            {"required", true},
+                            {"schema", {{"type", "string"}, {"enum", models}}}};
+  const json version_param = {{"name", "model_version"},
+                              {"in", "path"},
+                              {"required", true},
+                              {"schema", {{"type", "string"}, {"enum", json::array({kV2Version})}}}};
+  auto get_op = [&](const char* id, const char* summary, const json& ok, bool not_ready, bool model, bool secured) {
+    json op = {{"summary", summary},
+               {"operationId", id},
+               {"tags", json::array({"v2"})},
+               {"responses", {{"200", {{"description", "OK"}, {"content", json_content(ok)}}}}}};
+    if (not_ready) op["responses"]["503"] = {{"description", "warming up or shutting down"}, {"content", err}};
+    if (model) op["responses"]["404"] = {{"description", "unknown model or version"}, {"content", err}};
+    if (secured) {
+      op["security"] = sec;
+      if (auth) op["responses"]["401"] = {{"description", "Missing or wrong API key"}, {"content", err}};
+    }
+    return op;
+  };
+  const json flag = [](const char* key) {
+    return json{{"type", "object"}, {"required", json::array({key})}, {"properties", {{key, {{"type", "boolean"}}}}}};
+  }("ready");
+  paths["/v2"]["get"] = get_op("v2_server_metadata", "Server metadata (name, version, extensions)",
+                               {{"type", "object"}}, false, false, false);
+  paths["/v2/health/live"]["get"] =
+      get_op("v2_live", "Liveness: 200 while the process serves HTTP",
+             {{"type", "object"}, {"required", json::array({"live"})}, {"properties", {{"live", {{"type", "boolean"}}}}}},
+             false, false, false);
+  paths["/v2/health/ready"]["get"] = get_op("v2_ready", "Readiness: 200 once every model is warmed up", flag, true, false, false);
+  for (const bool versioned : {false, true}) {
+    const std::string base = std::string("/v2/models/{model_name}") + (versioned ? "/versions/{model_version}" : "");
+    const std::string sfx = versioned ? "_version" : "";
+    json params = json::array({model_param});
+    if (versioned) params.push_back(version_param);
+    paths[base]["get"] = get_op(("v2_model_metadata" + sfx).c_str(), "Model metadata: inputs query, documents; output scores",
+                                ref("V2ModelMetadata"), false, true, true);
+    paths[base]["parameters"] = params;
+    paths[base + "/ready"]["get"] = get_op(("v2_model_ready" + sfx).c_str(), "Model readiness",
+                                           {{"type", "object"}}, true, true, false);
+    paths[base + "/ready"]["parameters"] = params;
+    json infer = {
+        {"summary", "Scores: FP32 [N], raw logits in input order (Open Inference Protocol v2)"},
+        {"operationId", "v2_infer" + sfx},
+        {"tags", json::array({"v2"})},
+        {"security", sec},
+        {"requestBody", {{"required", true}, {"content", json_content(ref("V2InferRequest"))}}},
+        {"responses",
+         {{"200", {{"description", "scores"}, {"content", json_content(ref("V2InferResponse"))}}},
+          {"400", {{"description", "bad request or tensor (named)"}, {"content", err}}},
+          {"404", {{"description", "unknown model or version"}, {"content", err}}},
+          {"405", {{"description", "Method not allowed (Allow header)"}, {"content", err}}},
+          {"408", {{"description", "Request head or body not received in time"}, {"content", err}}},
+          {"413", {{"description", "Body over --payload-limit"}, {"content", err}}},
+          {"424", {{"description", "Backend (inference) failure"}, {"content", err}}},
+          {"429",
+           {{"description", "Overloaded: pairs in flight would exceed --max-concurrent-pairs (Retry-After: 1)"},
+            {"headers", {{"Retry-After", {{"schema", {{"type", "integer"}}}}}}},
+            {"content", err}}},
+          {"503", {{"description", "Warming up or shutting down"}, {"content", err}}}}}};
+    if (auth) infer["responses"]["401"] = {{"description", "Missing or wrong API key"}, {"content", err}};
+    paths[base + "/infer"]["post"] = infer;
+    paths[base + "/infer"]["parameters"] = params;
+  }
 }
 
 }  // namespace
@@ -241,12 +405,16 @@ std::string openapi_document(const ServerOptions& opts, const std::vector<std::s
       {"tags", json::array({"ops"})},
       {"responses", {{"200", {{"description", "OpenAPI 3 document"}, {"content", json_content({{"type", "object"}})}}}}}};
 
+  add_v2_paths(paths, schemas, opts, models, sec, auth);
+
   json doc = {{"openapi", "3.0.3"},
               {"info",
                {{"title", "crossrank rerank server"},
                 {"version", version()},
-                {"description", "Cross-encoder reranking with TEI, Cohere, Jina and Infinity compatible routes. Scores "
-                                "are sigmoid(logit) computed in double unless raw_scores is set. Default model: " +
+                {"description", "Cross-encoder reranking with TEI, Cohere, Jina and Infinity compatible routes, and the "
+                                "Open Inference Protocol v2 (KServe, Triton) under /v2/models. Scores are sigmoid(logit) "
+                                "computed in double unless raw_scores is set (v2: raw logits unless parameters.normalize). "
+                                "Default model: " +
                                     model + "."}}},
               {"servers", json::array({{{"url", "/"}}})},
               {"paths", paths},

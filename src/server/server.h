@@ -1,7 +1,8 @@
 #pragma once
 // The rerank HTTP server behind `crossrank serve`: TEI /rerank, Cohere /v2/rerank, Jina
-// /v1/rerank, Infinity-shaped /rerank, /health, /info, /metrics, /openapi.json over one
-// or more Engines (one dynamic batcher, src/scheduler/batcher.h, and one score cache per
+// /v1/rerank, Infinity-shaped /rerank, the Open Inference Protocol v2 (/v2/health/*,
+// /v2/models/{name}[/ready|/infer], src/server/v2.h), /health, /info, /metrics,
+// /openapi.json over one or more Engines (one dynamic batcher, src/scheduler/batcher.h, and one score cache per
 // model). HTTP is event-driven (src/server/http.h, Boost.Beast) and stays behind the
 // pimpl. Usable in-process: tests start it on port 0 and talk to it over loopback.
 #include <cstddef>
@@ -28,7 +29,7 @@ struct ServerOptions {
   std::string api_key;                   // when set, rerank routes and /info need "Authorization: Bearer KEY"
   int max_length = 512;                  // tokens per pair incl. specials; 0 = min(512, model limit)
   Truncation truncation = Truncation::kFlagEmbedding;
-  std::string served_model_name;         // "" = the model argument's base name
+  std::string served_model_name;         // "" = the model argument's base name; also the v2 model name
   int http_threads = 0;                  // I/O threads of the event loop; 0 = 2
   int prep_threads = 0;                  // request workers (JSON, tokenization, responses); 0 = cores
   int compute_threads = 0;               // OpenMP threads of the batch worker's forward passes; 0 = default

@@ -137,7 +137,12 @@ std::unique_ptr<Tokenizer> load_bpe_tokenizer_json(const std::string& path) {
 }
 
 std::unique_ptr<Tokenizer> load_bpe_tiktoken(const std::string& tiktoken_path, const std::string& skeleton_path) {
-  const TokenizerJson tj = read_tokenizer_json(skeleton_path);
+  return load_bpe_tiktoken_text(tiktoken_path, read_file_bytes(skeleton_path, "tokenizer.json"), skeleton_path);
+}
+
+std::unique_ptr<Tokenizer> load_bpe_tiktoken_text(const std::string& tiktoken_path, std::string_view skeleton_text,
+                                                  const std::string& skeleton_path) {
+  const TokenizerJson tj = parse_tokenizer_json_text(skeleton_text, skeleton_path);
   if (tj.model_type != "BPE") throw Error(skeleton_path + ": model.type must be 'BPE' for a tiktoken vocabulary");
   BpeConfig cfg;
   try {

@@ -336,8 +336,7 @@ TokenizerJson parse_tokenizer_json(json& doc, const std::string& path) {
   return tj;
 }
 
-TokenizerJson read_tokenizer_json(const std::string& path) {
-  const std::string text = read_file_bytes(path, "tokenizer.json");
+TokenizerJson parse_tokenizer_json_text(std::string_view text, const std::string& path) {
   json doc;
   try {
     doc = json::parse(text);
@@ -347,8 +346,24 @@ TokenizerJson read_tokenizer_json(const std::string& path) {
   return parse_tokenizer_json(doc, path);
 }
 
+namespace {
+std::unique_ptr<Tokenizer> make_from_json(const TokenizerJson& tj, const std::string& path);
+}  // namespace
+
+TokenizerJson read_tokenizer_json(const std::string& path) {
+  return parse_tokenizer_json_text(read_file_bytes(path, "tokenizer.json"), path);
+}
+
 std::unique_ptr<Tokenizer> load_tokenizer_json(const std::string& path) {
-  const TokenizerJson tj = read_tokenizer_json(path);
+  return make_from_json(read_tokenizer_json(path), path);
+}
+
+std::unique_ptr<Tokenizer> load_tokenizer_json_text(std::string_view text, const std::string& what) {
+  return make_from_json(parse_tokenizer_json_text(text, what), what);
+}
+
+namespace {
+std::unique_ptr<Tokenizer> make_from_json(const TokenizerJson& tj, const std::string& path) {
   std::string type = tj.model_type;
   if (type.empty()) {  // HF infers an untagged model from its fields
     const json* vocab = find(*tj.model, "vocab");
@@ -360,5 +375,6 @@ std::unique_ptr<Tokenizer> load_tokenizer_json(const std::string& path) {
   throw Error(path + ": model.type: unsupported tokenizer model type '" + type +
               "' (supported: Unigram, WordPiece, BPE)");
 }
+}  // namespace
 
 }  // namespace crossrank

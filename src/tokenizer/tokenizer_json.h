@@ -6,6 +6,7 @@
 #include <memory>
 #include <nlohmann/json_fwd.hpp>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "tokenizer/added_vocab.h"
@@ -33,9 +34,17 @@ TokenizerJson parse_tokenizer_json(nlohmann::json& doc, const std::string& path)
 
 // Reads `path` (throws Error when it cannot be read or is not JSON) and parses it as above.
 TokenizerJson read_tokenizer_json(const std::string& path);
+// The same from the document's text; `path` names it in errors.
+TokenizerJson parse_tokenizer_json_text(std::string_view text, const std::string& path);
 
 // Loads any supported tokenizer.json, dispatching on model.type (Unigram, WordPiece, BPE).
 std::unique_ptr<Tokenizer> load_tokenizer_json(const std::string& path);
+// The same from the document's text; `what` names it in errors (e.g. "<built-in xlmr>").
+std::unique_ptr<Tokenizer> load_tokenizer_json_text(std::string_view text, const std::string& what);
+// load_bpe_tiktoken (tokenizer.h) with the skeleton given as text; `skeleton_what` names
+// it in errors.
+std::unique_ptr<Tokenizer> load_bpe_tiktoken_text(const std::string& tiktoken_path, std::string_view skeleton_text,
+                                                  const std::string& skeleton_what);
 
 // Model builders, one per model file (unigram_loader.cc, wordpiece.cc, bpe_loader.cc). Each
 // checks that `tj.model_type` is its type (or empty) and that the pipeline is one it supports.
