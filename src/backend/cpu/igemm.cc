@@ -1,23 +1,14 @@
 #include "backend/cpu/igemm.h"
 
 #include <algorithm>
-#include <cstdlib>
-#include <cstring>
-#include <new>
 #include <vector>
 
 #include "backend/cpu/isa.h"
 
 namespace crossrank::cpu {
 
-void PackedS8::Free::operator()(int16_t* p) const { std::free(p); }
-
-PackedS8::PackedS8(const int8_t* w, int N, int K) : N_(N), K_(K) {
-  const std::size_t n = static_cast<std::size_t>(panels()) * k2() * 32;
-  void* p = std::aligned_alloc(64, std::max<std::size_t>(64, (n * 2 + 63) / 64 * 64));
-  if (!p) throw std::bad_alloc();
-  data_.reset(static_cast<int16_t*>(p));
-  std::memset(p, 0, n * 2);
+PackedS8::PackedS8(const int8_t* w, int N, int K)
+    : N_(N), K_(K), data_(aligned_zeros<int16_t>(static_cast<std::size_t>(panels()) * k2() * 32)) {
   const int K2 = k2();
 #pragma omp parallel for schedule(static)
   for (int pn = 0; pn < panels(); ++pn) {

@@ -19,6 +19,8 @@
 #include <cstdint>
 #include <memory>
 
+#include "backend/cpu/aligned.h"
+
 namespace crossrank::cpu {
 
 // Weights packed for igemm_u8s8: panels of 16 output channels; inside a panel, for each
@@ -38,11 +40,8 @@ class PackedS8 {
   std::size_t bytes() const { return static_cast<std::size_t>(panels()) * k2() * 64; }
 
  private:
-  struct Free {
-    void operator()(int16_t* p) const;
-  };
   int N_ = 0, K_ = 0;
-  std::unique_ptr<int16_t, Free> data_;
+  AlignedArray<int16_t> data_;
 };
 
 // C[m, n] = sum_k A[m, k] * W[n, k] for m < M, n < N (C row stride ldc, A row stride lda).

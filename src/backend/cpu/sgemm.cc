@@ -2,27 +2,18 @@
 
 #include <algorithm>
 #include <cmath>
-#include <cstdlib>
-#include <cstring>
-#include <new>
 
 #include "backend/cpu/isa.h"
 
 namespace crossrank::cpu {
 
-void PackedF32::Free::operator()(float* p) const { std::free(p); }
-
 PackedF32::PackedF32(const float* w, int N, int K, const float* bias)
-    : N_(N), K_(K), nr_(cpu_isa() >= Isa::kAvx512 ? 32 : 16) {
+    : N_(N), K_(K), nr_(cpu_isa() >= Isa::kAvx512 ? 32 : 16),
+      data_(aligned_zeros<float>(static_cast<std::size_t>(panels()) * K_ * nr_)) {
   if (bias) {
     bias_.assign(static_cast<std::size_t>(panels()) * nr_, 0.f);
     std::copy(bias, bias + N, bias_.begin());
   }
-  const std::size_t n = static_cast<std::size_t>(panels()) * K_ * nr_;
-  void* p = std::aligned_alloc(64, std::max<std::size_t>(64, (n * 4 + 63) / 64 * 64));
-  if (!p) throw std::bad_alloc();
-  data_.reset(static_cast<float*>(p));
-  std::memset(p, 0, n * 4);
 #pragma omp parallel for schedule(static)
   for (int pn = 0; pn < panels(); ++pn) {
     float* dst = data_.get() + static_cast<std::size_t>(pn) * K_ * nr_;

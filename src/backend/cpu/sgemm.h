@@ -14,6 +14,8 @@
 #include <memory>
 #include <vector>
 
+#include "backend/cpu/aligned.h"
+
 namespace crossrank::cpu {
 
 // Weights packed for sgemm_det: panels of nr output channels (16 for AVX2 and scalar, 32
@@ -34,11 +36,8 @@ class PackedF32 {
   std::size_t bytes() const { return static_cast<std::size_t>(panels()) * K_ * nr_ * 4; }
 
  private:
-  struct Free {
-    void operator()(float* p) const;
-  };
   int N_ = 0, K_ = 0, nr_ = 16;
-  std::unique_ptr<float, Free> data_;
+  AlignedArray<float> data_;
   std::vector<float> bias_;
 };
 
