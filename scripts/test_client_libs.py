@@ -11,14 +11,10 @@ route sigmoid; errors must reach the user as the server's message.
 Exits non-zero on the first failed check. Nothing leaves 127.0.0.1.
 """
 import argparse
-import json
 import math
 import os
-import re
-import subprocess
-import sys
-import time
-import urllib.request
+
+from serve_client_util import check, spawn_serve, tei_logits
 
 # litellm must not fetch its model price list from the network at import.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -33,47 +29,8 @@ DOCS = [
 ]
 
 
-def check(cond, msg):
-    if not cond:
-        print("FAIL:", msg)
-        sys.exit(1)
-    print("ok:", msg)
-
-
-def reference(base):
-    req = urllib.request.Request(base + "/rerank", method="POST",
-                                 data=json.dumps({"query": QUERY, "texts": DOCS, "raw_scores": True}).encode(),
-                                 headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=30) as r:
-        raw = json.loads(r.read())
-    out = [0.0] * len(DOCS)
-    for x in raw:
-        out[x["index"]] = 1.0 / (1.0 + math.exp(-x["score"]))
-    return out
-
-
 def close(a, b):
     return abs(a - b) < 1e-6
-
-
-def spawn(binary, model):
-    proc = subprocess.Popen([binary, "serve", "--model", model, "--port", "0", "--cache-mb", "0"],
-                            stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 120
-    url = None
-    while time.time() < deadline:
-        line = proc.stderr.readline()
-        if not line:
-            break
-        sys.stderr.write(line)
-        m = re.search(r"ready: POST (http://[0-9.]+:[0-9]+)/", line)
-        if m:
-            url = m.group(1)
-            break
-    if not url:
-        proc.kill()
-        raise SystemExit("server did not become ready")
-    return proc, url
 
 
 def check_results(name, results, ref, top_n, docs_as):
@@ -149,9 +106,9 @@ def main():
     proc = None
     base = a.base_url
     if a.spawn:
-        proc, base = spawn(a.spawn, a.model)
+        proc, base = spawn_serve(a.spawn, a.model)
     try:
-        ref = reference(base)
+        ref = [1.0 / (1.0 + math.exp(-x)) for x in tei_logits(base, QUERY, DOCS)]
         test_llama_index(base, ref)
         test_litellm(base, ref)
     finally:

@@ -12,13 +12,13 @@ key). Exits non-zero on the first failed check. Every request has a timeout.
 import argparse
 import json
 import math
-import re
 import subprocess
 import sys
-import time
 import urllib.request
 
 import cohere
+
+from serve_client_util import check, spawn_serve
 
 QUERY = "what is a giant panda?"
 DOCS = [
@@ -30,13 +30,6 @@ DOCS = [
 ]
 
 
-def check(cond, msg):
-    if not cond:
-        print("FAIL:", msg)
-        sys.exit(1)
-    print("ok:", msg)
-
-
 def post(base, path, body, key=None):
     req = urllib.request.Request(base + path, data=json.dumps(body).encode(), method="POST",
                                  headers={"Content-Type": "application/json"})
@@ -44,27 +37,6 @@ def post(base, path, body, key=None):
         req.add_header("Authorization", "Bearer " + key)
     with urllib.request.urlopen(req, timeout=30) as r:
         return json.loads(r.read())
-
-
-def spawn(binary, model, api_key):
-    cmd = [binary, "serve", "--model", model, "--port", "0", "--cache-mb", "0"]
-    if api_key:
-        cmd += ["--api-key", api_key]
-    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 120
-    url = None
-    while time.time() < deadline:
-        line = proc.stderr.readline()
-        if not line:
-            break
-        sys.stderr.write(line)
-        m = re.search(r"listening on (http://\S+)", line)
-        if m:
-            url = m.group(1)
-        if "ready:" in line:
-            return proc, url
-    proc.kill()
-    sys.exit("server did not become ready")
 
 
 def main():
@@ -77,7 +49,7 @@ def main():
     proc = None
     base = args.base_url
     if args.spawn:
-        proc, base = spawn(args.spawn, args.model, args.api_key)
+        proc, base = spawn_serve(args.spawn, args.model, *(["--api-key", args.api_key] if args.api_key else []))
     if not base:
         sys.exit("give --base-url or --spawn")
     key = args.api_key if args.spawn else (args.api_key or "unused")

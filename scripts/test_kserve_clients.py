@@ -12,15 +12,11 @@ Exits non-zero on the first failed check. Nothing leaves 127.0.0.1.
 """
 import argparse
 import asyncio
-import json
 import math
-import re
-import subprocess
-import sys
-import time
-import urllib.request
 
 import numpy as np
+
+from serve_client_util import check, spawn_serve, tei_logits
 
 QUERY = "what is a giant panda?"
 DOCS = [
@@ -32,50 +28,10 @@ DOCS = [
 ]
 
 
-def check(cond, msg):
-    if not cond:
-        print("FAIL:", msg)
-        sys.exit(1)
-    print("ok:", msg)
-
-
-def reference(base):
-    """Raw logits in input order, from the TEI route."""
-    req = urllib.request.Request(base + "/rerank", method="POST",
-                                 data=json.dumps({"query": QUERY, "texts": DOCS, "raw_scores": True}).encode(),
-                                 headers={"Content-Type": "application/json"})
-    with urllib.request.urlopen(req, timeout=30) as r:
-        raw = json.loads(r.read())
-    out = [0.0] * len(DOCS)
-    for x in raw:
-        out[x["index"]] = x["score"]
-    return out
-
-
 def close(got, want, what):
     got = [float(x) for x in got]
     ok = len(got) == len(want) and all(abs(a - b) <= 1e-5 * (1 + abs(b)) for a, b in zip(got, want))
     check(ok, f"{what}: {['%.5f' % x for x in got]} == {['%.5f' % x for x in want]}")
-
-
-def spawn(binary, model, name):
-    proc = subprocess.Popen([binary, "serve", "--model", model, "--served-model-name", name, "--host", "127.0.0.1",
-                             "--port", "0", "--cache-mb", "0"], stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 120
-    url = None
-    while time.time() < deadline:
-        line = proc.stderr.readline()
-        if not line:
-            break
-        sys.stderr.write(line)
-        m = re.search(r"ready: POST (http://127\.0\.0\.1:[0-9]+)/", line)
-        if m:
-            url = m.group(1)
-            break
-    if not url:
-        proc.kill()
-        raise SystemExit("server did not become ready")
-    return proc, url
 
 
 def test_tritonclient(base, name, ref):
@@ -174,11 +130,11 @@ def main():
     args = ap.parse_args()
     proc = None
     if args.spawn:
-        proc, base = spawn(args.spawn, args.model, args.name)
+        proc, base = spawn_serve(args.spawn, args.model, "--served-model-name", args.name)
     else:
         base = args.url.rstrip("/")
     try:
-        ref = reference(base)
+        ref = tei_logits(base, QUERY, DOCS)
         test_tritonclient(base, args.name, ref)
         test_kserve(base, args.name, ref)
     finally:
