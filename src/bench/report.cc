@@ -119,8 +119,9 @@ std::string render_md(const Report& r) {
   o << "- **machine**: " << r.cpu.model << "; " << r.cpu.usable_cpus << " usable CPUs (" << r.cpu.logical_cpus
     << " logical), " << r.threads << " threads used\n";
   o << "- **ISA**: " << r.cpu.isa_string() << " (" << r.onednn << ")\n";
-  o << "- **GEMM peak** (oneDNN matmul, weights format_tag::any, measured now; best of 512x4096x1024 and the "
-       "model's QKV/FFN shapes at M=512 and 2048):";
+  o << "- **GEMM peak** (the GEMM crossrank runs, named per dtype: oneDNN matmul with weights format_tag::any, "
+       "or crossrank's own kernel; measured now; best of 512x4096x1024 and the model's QKV/FFN shapes at M=512 "
+       "and 2048):";
   for (size_t i = 0; i < r.peaks.size(); ++i) {
     const auto& p = r.peaks[i];
     o << (i ? ";" : "") << " " << p.dtype << " ";
