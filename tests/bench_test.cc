@@ -11,6 +11,7 @@
 
 #include "crossrank/crossrank.h"
 #include "bench/quality_gate.h"
+#include "model/architecture.h"
 #include "test_util.h"
 
 namespace {
@@ -155,7 +156,7 @@ TEST(Bench, MarkdownAndCsvParse) {
   EXPECT_NE(md.out.find("## Recommendation"), std::string::npos);
   EXPECT_NE(md.out.find("Best throughput"), std::string::npos);
   EXPECT_NE(md.out.find("GEMM peak"), std::string::npos);
-  EXPECT_NE(md.out.find("4*L^2*H"), std::string::npos);  // FLOP formula footnote
+  EXPECT_NE(md.out.find("4*L^2*Dq"), std::string::npos);  // FLOP formula footnote
 
   const RunResult csv = run_cli(base + "csv", tmp);
   ASSERT_EQ(csv.rc, 0) << csv.err;
@@ -269,8 +270,11 @@ TEST(BenchQualityGate, Int8OnlyInTheGatedConfiguration) {
   EXPECT_FALSE(without("SmoothQuant alpha 0.5 (calibrated)", "SmoothQuant off (no calibration)").passed);
   EXPECT_FALSE(without("attention fp32", "attention bf16").passed);
   EXPECT_FALSE(without("16-bit pooled rows", "8-bit pooled rows").passed);
-  EXPECT_TRUE(quality_gate(crossrank::DType::kInt8, crossrank::BackendKind::kCpu, gated, "xlm-roberta").passed);
-  EXPECT_FALSE(quality_gate(crossrank::DType::kInt8, crossrank::BackendKind::kCpu, gated, "qwen3").passed);
+  const auto gap = [](const char* hf_class) { return crossrank::find_architecture(hf_class)->int8_gate_gap(); };
+  EXPECT_TRUE(quality_gate(crossrank::DType::kInt8, crossrank::BackendKind::kCpu, gated,
+                           gap("XLMRobertaForSequenceClassification"))
+                  .passed);
+  EXPECT_FALSE(quality_gate(crossrank::DType::kInt8, crossrank::BackendKind::kCpu, gated, gap("Qwen3ForCausalLM")).passed);
   EXPECT_TRUE(quality_gate(crossrank::DType::kFp32, crossrank::BackendKind::kCpu, "").passed);
   EXPECT_TRUE(quality_gate(crossrank::DType::kBf16, crossrank::BackendKind::kCpu, "").passed);
 }

@@ -1,8 +1,97 @@
 #include "backend/ops.h"
 
+#include <cmath>
+
 #include "util/error.h"
 
 namespace crossrank {
+
+Activation activation_from_hf(const std::string& name, const std::string& where) {
+  if (name == "gelu" || name == "gelu_python") return Activation::kGeluErf;
+  if (name == "gelu_pytorch_tanh" || name == "gelu_new" || name == "gelu_fast" || name == "gelu_tanh")
+    return Activation::kGeluTanh;
+  if (name == "silu" || name == "swish") return Activation::kSilu;
+  if (name == "tanh") return Activation::kTanh;
+  if (name == "linear" || name == "identity") return Activation::kIdentity;
+  throw Error(where + ": activation '" + name +
+              "' is not supported (supported: gelu, gelu_pytorch_tanh, gelu_new, silu, tanh, linear)");
+}
+
+float activate_ref(Activation a, float x) {
+  switch (a) {
+    case Activation::kIdentity: return x;
+    case Activation::kGeluErf: return 0.5f * x * (1.0f + std::erf(x * static_cast<float>(M_SQRT1_2)));
+    case Activation::kGeluTanh: {
+      const float k = 0.7978845608028654f;  // sqrt(2 / pi)
+      return 0.5f * x * (1.0f + std::tanh(k * (x + 0.044715f * x * x * x)));
+    }
+    case Activation::kSilu: return x / (1.0f + std::exp(-x));
+    case Activation::kTanh: return std::tanh(x);
+  }
+  return x;
+}
+
+EpilogueParts epilogue_parts(Epilogue e) {
+  switch (e) {
+    case Epilogue::kNone: return {};
+    case Epilogue::kGelu: return {Activation::kGeluErf, false, false};
+    case Epilogue::kGeluTanh: return {Activation::kGeluTanh, false, false};
+    case Epilogue::kSwiGlu: return {Activation::kSilu, true, false};
+    case Epilogue::kGeGlu: return {Activation::kGeluErf, true, false};
+    case Epilogue::kGeGluTanh: return {Activation::kGeluTanh, true, false};
+    case Epilogue::kResidual: return {Activation::kIdentity, false, true};
+  }
+  return {};
+}
+
+int epilogue_out_cols(Epilogue e, int n) { return epilogue_parts(e).glu ? n / 2 : n; }
+
+std::vector<float> norm_weight_f32(const NormDesc& d) {
+  check(d.weight, "norm: no weight");
+  std::vector<float> w = d.weight->f32();
+  if (d.weight_offset != 0.f)
+    for (float& v : w) v += d.weight_offset;
+  return w;
+}
+
+// A linear whose epilogue the backend does not fuse: the backend's plain linear and what
+// is left to apply with primitives.
+struct Ops::Composed final : Param {
+  ParamPtr inner;  // prepared with Epilogue::kNone
+  EpilogueParts parts;
+  int n = 0;  // rows of W (z's width)
+};
+
+ParamPtr Ops::prepare_linear(const LinearDesc& d) {
+  if (fuses(d.epilogue)) return do_prepare_linear(d);
+  const EpilogueParts parts = epilogue_parts(d.epilogue);
+  check(!parts.residual, "prepare_linear: every backend fuses the residual epilogue");
+  LinearDesc plain = d;
+  plain.epilogue = Epilogue::kNone;
+  auto c = std::make_unique<Composed>();
+  c->inner = do_prepare_linear(plain);
+  c->parts = parts;
+  for (const HostTensor* t : d.weights) c->n += static_cast<int>(t->rows());
+  check(!parts.glu || c->n % 2 == 0, "linear '" + d.name + "': a gated epilogue needs an even number of rows");
+  return c;
+}
+
+void Ops::linear_composed(const Act& in, const Composed& c, Act& out) {
+  if (!c.parts.glu) {
+    linear(in, *c.inner, out);
+    activate(out, c.parts.act, out);
+    return;
+  }
+  const std::size_t scope = mark();
+  Act z = alloc(in.rows, c.n);
+  linear(in, *c.inner, z);
+  glu(z, c.parts.act, out);
+  release(scope);
+}
+
+void Ops::throw_unfused(const char* what) const {
+  throw Error(ErrorCode::kInternal, std::string(name()) + " ops: " + what + " is not fused by this backend");
+}
 
 Act Act::cols_view(int c0, int n) const {
   Act v = *this;
@@ -146,10 +235,37 @@ void Ops::embed(const Param& e, Act& out) {
   run(0, [&] { do_embed(e, out); });
 }
 void Ops::linear(const Act& in, const Param& w, Act& out) {
+  if (const auto* c = dynamic_cast<const Composed*>(&w)) return linear_composed(in, *c, out);
   run(sizing_ ? linear_scratch(in, w, out) : 0, [&] { do_linear(in, w, out); });
 }
 void Ops::linear_add_norm(const Act& in, const Param& w, Act& x, const Param& n) {
+  if (!fuses_linear_add_norm()) {
+    linear(in, w, x);
+    norm(x, n, x);
+    return;
+  }
   run(sizing_ ? linear_add_norm_scratch(in, w, x) : 0, [&] { do_linear_add_norm(in, w, x, n); });
+}
+void Ops::add(const Act& a, Act& x) {
+  check(a.rows == x.rows && a.cols == x.cols, "add: shape mismatch");
+  run(0, [&] { do_add(a, x); });
+}
+void Ops::activate(const Act& in, Activation act, Act& out) {
+  check(in.rows == out.rows && in.cols == out.cols, "activate: shape mismatch");
+  run(0, [&] { do_activate(in, act, out); });
+}
+void Ops::glu(const Act& in, Activation act, Act& out) {
+  check(in.rows == out.rows && in.cols == 2 * out.cols, "glu: shape mismatch (in must be [M, 2N], out [M, N])");
+  run(0, [&] { do_glu(in, act, out); });
+}
+void Ops::scale(Act& x, float s) {
+  run(0, [&] { do_scale(x, s); });
+}
+void Ops::pool(const Act& in, Pool p, Act& out) {
+  if (p != Pool::kMean) return gather_rows(in, p == Pool::kFirst ? RowSel::kFirst : RowSel::kLast, out);
+  check(in.rows == batch_->total_tokens() && out.rows == batch_->num_seqs() && out.cols == in.cols,
+        "pool: shape mismatch");
+  run(0, [&] { do_mean_rows(in, out); });
 }
 void Ops::norm(const Act& in, const Param& n, Act& out, int group) {
   run(0, [&] { do_norm(in, n, out, group); });

@@ -1,8 +1,15 @@
 #pragma once
-// The op interface: the coarse, fused operations every architecture is written with
-// (src/model/*), implemented once per backend (ref: plain fp32, the oracle; cpu: oneDNN
-// fp32/bf16/int8; cuda). A model never touches activation memory itself: it allocates
-// activations from the pass's arena, hands them to ops and reads back only the logits.
+// The op interface every architecture is written with (src/model/*), implemented once per
+// backend (ref: plain fp32, the oracle; cpu: oneDNN / own kernels, fp32/bf16/int8; cuda).
+// A model never touches activation memory itself: it allocates activations from the
+// pass's arena, hands them to ops and reads back only the logits.
+//
+// Primitives and fused fast paths (as ggml and CTranslate2). Every backend implements the
+// primitives (embed, linear with a plain or residual epilogue, norm, rope, attention,
+// gather/pool, add, activate, glu, scale, head). The fused forms (a linear's activation or
+// gated epilogue, linear_add_norm) are composed from the primitives by this base class
+// unless the backend says it fuses them (fuses()); a new family only needs new
+// primitives where its math is new, and a backend overrides only what it fuses.
 //
 // Lifecycle. Parameters are prepared once (prepare_*: the backend packs, quantises or
 // uploads its own copy from the host tensors). Each forward pass is
@@ -36,13 +43,40 @@ namespace crossrank {
 
 // ---- parameter descriptions (host tensors in their source dtype) ----------------------
 
+// Elementwise activation functions (the activate/glu primitives and linear epilogues).
+enum class Activation : std::uint8_t {
+  kIdentity,
+  kGeluErf,   // 0.5 x (1 + erf(x / sqrt 2))                 (HF "gelu")
+  kGeluTanh,  // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))  ("gelu_pytorch_tanh", "gelu_new")
+  kSilu,      // x sigmoid(x)                               ("silu", "swish")
+  kTanh,
+};
+// The HF config name of an activation ("gelu", "gelu_pytorch_tanh", "silu", ...); throws
+// Error naming `where` for one crossrank does not implement.
+Activation activation_from_hf(const std::string& name, const std::string& where);
+// act(x) for one value, in fp32 (the reference every backend is tested against).
+float activate_ref(Activation a, float x);
+
 // How a Linear's result z = x W^T + b is finished.
 enum class Epilogue : std::uint8_t {
-  kNone,      // y = z
-  kGelu,      // y = GELU_erf(z)
-  kSwiGlu,    // W stacks [gate; up] (2N rows): y = silu(z[:, :N]) * z[:, N:]  ([M, N])
-  kResidual,  // y += z (y holds the residual on entry)
+  kNone,       // y = z
+  kGelu,       // y = GELU_erf(z)
+  kSwiGlu,     // W stacks [gate; up] (2N rows): y = silu(z[:, :N]) * z[:, N:]  ([M, N])
+  kResidual,   // y += z (y holds the residual on entry)
+  kGeluTanh,   // y = GELU_tanh(z)
+  kGeGlu,      // W stacks [gate; up]: y = GELU_erf(z[:, :N]) * z[:, N:]  (ModernBERT)
+  kGeGluTanh,  // W stacks [gate; up]: y = GELU_tanh(z[:, :N]) * z[:, N:] (Gemma)
 };
+// What an epilogue is made of: the activation (on all of z, or on the gate half when
+// `glu`), and whether the result is added to y.
+struct EpilogueParts {
+  Activation act = Activation::kIdentity;
+  bool glu = false;
+  bool residual = false;
+};
+EpilogueParts epilogue_parts(Epilogue e);
+// The output width of a linear with `n` stacked weight rows and epilogue e (n/2 for GLUs).
+int epilogue_out_cols(Epilogue e, int n);
 
 // y = epilogue(x W^T + b). W = the row blocks stacked in order, each [n_b, K] (HF layout).
 struct LinearDesc {
@@ -54,13 +88,17 @@ struct LinearDesc {
 
 enum class NormKind : std::uint8_t { kLayerNorm, kRmsNorm };
 // LayerNorm: (x - mean) / sqrt(var + eps) * w + b;  RMSNorm: x / sqrt(mean(x^2) + eps) * w.
-// Statistics in fp32 or wider on every backend.
+// Statistics in fp32 or wider on every backend. w is the weight plus weight_offset, added
+// in fp32 at load (Gemma's RMSNorm multiplies by (1 + weight): offset 1).
 struct NormDesc {
   NormKind kind = NormKind::kLayerNorm;
   const HostTensor* weight = nullptr;  // [dim]
   const HostTensor* bias = nullptr;    // [dim], LayerNorm only (may be null)
   float eps = 1e-5f;
+  float weight_offset = 0.f;
 };
+// The norm's effective weight w + weight_offset in fp32 (what every backend multiplies by).
+std::vector<float> norm_weight_f32(const NormDesc& d);
 
 // x[t] = word[ids[t]] (+ position[pos[t]]) (+ type[types[t]]), then the norm if any.
 struct EmbedDesc {
@@ -110,6 +148,13 @@ std::unique_ptr<HostHead> make_host_head(const HeadDesc& d);
 // Which rows of each sequence an op produces: all tokens, or one row per sequence.
 enum class RowSel : std::uint8_t { kAll, kFirst, kLast };
 
+// How a sequence's token rows become its one pooled row.
+enum class Pool : std::uint8_t {
+  kFirst,  // the first token ([CLS], <s>)
+  kLast,   // the last token (decoders)
+  kMean,   // the mean of the sequence's own token rows (a parent's rows excluded)
+};
+
 // Softmax attention within each sequence of the batch.
 //   q: [rows(q_rows), heads * head_dim]; k, v: [T, kv_heads * head_dim]; out like q.
 //   Query head h reads kv head h / (heads / kv_heads) (grouped-query attention).
@@ -117,11 +162,18 @@ enum class RowSel : std::uint8_t { kAll, kFirst, kLast };
 //   query row of sequence s is its first/last token.
 //   Sequences with a parent (PackedBatch::parent) also see all of the parent's keys first
 //   (a shared prompt prefix computed once), as if the parent's tokens preceded their own.
+//   Positions below are indices in that logical sequence (parent's tokens first).
+//   window > 0: query i sees only keys j with |i - j| <= window (bidirectional; ModernBERT's
+//   local layers: local_attention / 2), or with 0 <= i - j <= window (causal; HF's
+//   sliding_window W is window W - 1).
+//   softcap > 0: each score s = scale * q.k becomes softcap * tanh(s / softcap) (Gemma 2).
 struct AttnDesc {
   int heads = 0, kv_heads = 0, head_dim = 0;
   float scale = 1.0f;  // applied to q.k
   RowSel q_rows = RowSel::kAll;
   bool causal = false;
+  int window = 0;
+  float softcap = 0.f;
 };
 
 // Rotary position embedding (rotate-half / NeoX layout, as HF Llama/Qwen), applied in
@@ -213,7 +265,9 @@ class Ops {
   virtual void set_input_stats(InputStats stats) { (void)stats; }
 
   // ---- parameters (at load; not during a pass) ----
-  virtual ParamPtr prepare_linear(const LinearDesc& d) = 0;
+  // A linear whose epilogue this backend does not fuse is prepared with Epilogue::kNone
+  // (or kResidual for a residual one) and finished by primitives in linear().
+  ParamPtr prepare_linear(const LinearDesc& d);
   virtual ParamPtr prepare_norm(const NormDesc& d) = 0;
   virtual ParamPtr prepare_embedding(const EmbedDesc& d) = 0;
   virtual ParamPtr prepare_head(const HeadDesc& d) = 0;
@@ -250,8 +304,19 @@ class Ops {
   void embed(const Param& e, Act& out);
   // out = epilogue(in W^T + b); in [M, K], out [M, N].
   void linear(const Act& in, const Param& w, Act& out);
-  // x = norm(x + in W^T + b)  (post-norm residual block; x [M, N]).
+  // x = norm(x + in W^T + b)  (post-norm residual block; x [M, N]). w must be prepared
+  // with Epilogue::kResidual.
   void linear_add_norm(const Act& in, const Param& w, Act& x, const Param& norm);
+  // x += a (residual add; same shape).
+  void add(const Act& a, Act& x);
+  // out = act(in) elementwise; out may be in.
+  void activate(const Act& in, Activation act, Act& out);
+  // out [M, N] = act(in[:, :N]) * in[:, N:] for in [M, 2N] (gated linear units).
+  void glu(const Act& in, Activation act, Act& out);
+  // x *= s (e.g. Gemma's embeddings times sqrt(hidden)).
+  void scale(Act& x, float s);
+  // out [S, cols] = each sequence's rows of in [T, cols] pooled (see Pool).
+  void pool(const Act& in, Pool p, Act& out);
   // out = norm(in), per row, or per group of `group` columns (0: the whole row), e.g.
   // per-head q/k norms; out may be in itself.
   void norm(const Act& in, const Param& n, Act& out, int group = 0);
@@ -279,10 +344,27 @@ class Ops {
   void note_copied(const HostTensor* t) {
     if (t) copied_.push_back(t->name);
   }
+  [[noreturn]] void throw_unfused(const char* what) const;
 
+  // Fused forms this backend implements itself (the base composes the others from
+  // primitives). Default: every epilogue, and linear_add_norm.
+  virtual bool fuses(Epilogue e) const { (void)e; return true; }
+  virtual bool fuses_linear_add_norm() const { return true; }
+
+  virtual ParamPtr do_prepare_linear(const LinearDesc& d) = 0;
   virtual void do_embed(const Param& e, Act& out) = 0;
+  // in W^T + b finished by the epilogue the param was prepared with (one the backend fuses).
   virtual void do_linear(const Act& in, const Param& w, Act& out) = 0;
-  virtual void do_linear_add_norm(const Act& in, const Param& w, Act& x, const Param& norm) = 0;
+  virtual void do_linear_add_norm(const Act& in, const Param& w, Act& x, const Param& norm) {
+    (void)in, (void)w, (void)x, (void)norm;
+    throw_unfused("linear_add_norm");
+  }
+  virtual void do_add(const Act& a, Act& x) = 0;
+  virtual void do_activate(const Act& in, Activation act, Act& out) = 0;
+  virtual void do_glu(const Act& in, Activation act, Act& out) = 0;
+  virtual void do_scale(Act& x, float s) = 0;
+  // Pool::kMean (kFirst / kLast go to do_gather_rows).
+  virtual void do_mean_rows(const Act& in, Act& out) = 0;
   virtual void do_norm(const Act& in, const Param& n, Act& out, int group) = 0;
   virtual void do_rope(Act& q, Act& k, const RopeDesc& d) = 0;
   virtual void do_attention(const AttnDesc& d, const Act& q, const Act& k, const Act& v, Act& out) = 0;
@@ -300,6 +382,10 @@ class Ops {
   // Runs op `f` (scratch measured by `scratch_bytes` in a dry run) and resets scratch.
   template <class F>
   void run(std::size_t scratch_bytes, F&& f);
+
+  // One linear of the composition: the backend's param, the epilogue still to apply.
+  struct Composed;
+  void linear_composed(const Act& in, const Composed& c, Act& out);
 
   std::vector<std::string> copied_;
   RowSel pooled_ = RowSel::kAll;  // kAll: not set

@@ -17,6 +17,8 @@
 #include "bench/gemm_peak.h"
 #include "bench/inputs.h"
 #include "bench/quality_gate.h"
+#include "engine/engine_internal.h"
+#include "model/architecture.h"
 #include "bench/report.h"
 #include "bench/bench.h"
 #include "hub/hub.h"
@@ -202,6 +204,7 @@ int run_bench(const BenchOptions& o) {
   rep.cpu = cpu;
   rep.inputs = spec.text();
   rep.latency_budget_ms = o.latency_budget_ms;
+  rep.flops_formula = mc.arch->flops_formula();
   rep.max_seconds = budget;
   rep.max_length = o.max_length;
   {
@@ -333,7 +336,7 @@ int run_bench(const BenchOptions& o) {
     dr.backend = to_string(engine->backend());
     dr.describe = engine->describe();
     {
-      const GateVerdict v = quality_gate(dtypes[di], engine->backend(), dr.describe, engine->info().family);
+      const GateVerdict v = quality_gate(dtypes[di], engine->backend(), dr.describe, engine_config(*engine).arch->int8_gate_gap());
       dr.gated = v.passed;
       dr.gate = v.why;
     }
@@ -342,7 +345,7 @@ int run_bench(const BenchOptions& o) {
     rep.model = engine->info();
     progress.log(dname + ": loaded " + o.model + " in " + fmt(dr.load_s) + " s, RSS " + fmt(dr.baseline_rss_mb, 0) +
                  " MB, backend " + dr.backend + ", " + std::to_string(dr.threads) + " threads");
-    if (!spec.seedlike && fixed.empty()) fixed = make_fixed_len(*engine, spec.len, pool_n);  // may throw (bad len)
+    if (!spec.seedlike && fixed.empty()) fixed = make_fixed_len(engine_config(*engine), engine_tokenizer(*engine), spec.len, pool_n);  // may throw (bad len)
     rep.dtypes.push_back(dr);
 
     for (size_t bi = 0; bi < batches.size(); ++bi) {
@@ -461,7 +464,7 @@ int run_bench(const BenchOptions& o) {
           total_s += t;
           for (int L : lens) {
             total_tokens += L;
-            total_flops += pair_flops(engine->info(), L);
+            total_flops += engine_config(*engine).arch->pair_flops(engine_config(*engine), L);
           }
         }
         // Pure forward time.

@@ -1,5 +1,7 @@
 #include "bench/inputs.h"
 
+#include "model/architecture.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -215,47 +217,11 @@ std::vector<SeedPair> make_seedlike(const TextPool& pool, int n) {
   return out;
 }
 
-std::vector<EncodedPair> make_fixed_len(const Engine& engine, int len, int n) {
-  const ModelInfo& mi = engine.info();
-  const bool bert = mi.architecture.find("Bert") != std::string::npos;
-  const int specials = bert ? 3 : 4;
-  if (len < specials + 2 || len > mi.max_length)
-    throw Error("--inputs len:" + std::to_string(len) + " is outside [" + std::to_string(specials + 2) + ", " +
-                std::to_string(mi.max_length) + "] for " + mi.name);
-  // Special ids: from the model's own template when its tokenizer can encode a probe
-  // pair, else the usual ids (<s>=0 </s>=2 for XLM-R, [CLS]=101 [SEP]=102 for BERT).
-  int32_t cls = bert ? 101 : 0, sep = bert ? 102 : 2;
-  try {
-    ScoreOptions so;
-    so.max_length = std::min(64, mi.max_length);
-    const EncodedPair probe = engine.encode("a", "b", so);
-    if (probe.ids.size() >= 3) {
-      cls = probe.ids.front();
-      sep = probe.ids.back();
-    }
-  } catch (const std::exception&) {
-  }
-  const int32_t lo = bert ? std::min(1000, mi.vocab_size / 2) : std::min(5, mi.vocab_size / 2);
-  const int32_t span = std::max(1, mi.vocab_size - lo);
-  const int content = len - specials;
-  const int q = std::max(1, static_cast<int>(std::lround(content * 0.13)));
-  const int d = content - q;
-  std::vector<EncodedPair> out(std::max(0, n));
-  for (int i = 0; i < n; ++i) {
-    Rng r(kFixedLenSeed ^ (static_cast<std::uint64_t>(i) * 0xD1B54A32D192ED03ull));
-    EncodedPair& e = out[i];
-    e.ids.reserve(len);
-    e.ids.push_back(cls);
-    for (int k = 0; k < q; ++k) e.ids.push_back(lo + static_cast<int32_t>(r.below(span)));
-    e.ids.push_back(sep);
-    if (!bert) e.ids.push_back(sep);
-    const size_t first = e.ids.size();
-    for (int k = 0; k < d; ++k) e.ids.push_back(lo + static_cast<int32_t>(r.below(span)));
-    e.ids.push_back(sep);
-    e.type_ids.assign(e.ids.size(), 0);
-    if (bert)
-      for (size_t k = first; k < e.ids.size(); ++k) e.type_ids[k] = 1;
-  }
+std::vector<EncodedPair> make_fixed_len(const ModelConfig& c, const Tokenizer* tok, int len, int n) {
+  std::vector<EncodedPair> out;
+  out.reserve(std::max(0, n));
+  for (int i = 0; i < n; ++i)
+    out.push_back(c.arch->fixed_len_pair(c, tok, len, kFixedLenSeed ^ (static_cast<std::uint64_t>(i) * 0xD1B54A32D192ED03ull)));
   return out;
 }
 

@@ -10,6 +10,11 @@
 #include <vector>
 
 #include "crossrank/crossrank.h"
+#include "model/config.h"
+
+namespace crossrank {
+class Tokenizer;
+}
 
 namespace crossrank::bench {
 
@@ -51,11 +56,12 @@ TextPool load_text_pool();
 //  144..216 chars); text cut at seeded offsets.
 std::vector<SeedPair> make_seedlike(const TextPool& pool, int n);
 
-// n pairs of exactly `len` tokens in the model's pair template (XLM-R: <s> q </s></s> d
-// </s>; BERT: [CLS] q [SEP] d [SEP] with token types 0/1), query ~13 % of the content
-// tokens, ids uniform random (seeded) over ordinary vocabulary ids. Throws Error when
-// len is outside [specials + 2, model max_length].
-std::vector<EncodedPair> make_fixed_len(const Engine& engine, int len, int n);
+// n pairs of exactly `len` tokens in the model's pair template (the family's
+// Architecture::fixed_len_pair: e.g. XLM-R <s> q </s></s> d </s>, BERT [CLS] q [SEP] d
+// [SEP] with token types 0/1), query ~13 % of the content tokens, ids uniform random
+// (seeded, pair i from its own seed) over ordinary vocabulary ids. `tok` may be null.
+// Throws Error when len is outside [specials + 2, model max_length].
+std::vector<EncodedPair> make_fixed_len(const ModelConfig& c, const Tokenizer* tok, int len, int n);
 
 // Writes pairs as JSONL {"query","document"} (the format `crossrank score -i` reads).
 void dump_pairs_jsonl(const std::vector<SeedPair>& pairs, const std::string& path);

@@ -16,10 +16,10 @@ struct GateVerdict {
   std::string why;  // one line: the evidence, or what the configuration lacks
 };
 
-// Verdict for an engine's dtype, backend, Engine::describe() line and model family
-// (ModelInfo::family). The gates ran on an encoder cross-encoder; a decoder family's int8
-// has no real-weight gate (no real decoder weights here), so it is not gated.
+// Verdict for an engine's dtype, backend and Engine::describe() line, and its family's
+// int8 gate status (Architecture::int8_gate_gap(): "" when the family passed the gates,
+// else why not; e.g. decoders: no real decoder weights here).
 GateVerdict quality_gate(DType dtype, BackendKind backend, const std::string& describe,
-                         const std::string& family = "bert");
+                         const std::string& family_gap = "");
 
 }  // namespace crossrank::bench

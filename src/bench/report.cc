@@ -10,16 +10,6 @@
 
 namespace crossrank::bench {
 
-const char* const kFlopFormula =
-    "FLOPs per pair of L tokens = layers x (2*L*(4*H^2 + 2*H*I) + 4*L^2*H) + 2*(H^2 + H) "
-    "(H hidden, I intermediate; projections, FFN and attention matmuls plus the classification head; "
-    "embeddings, layer norms, softmax and GELU not counted)";
-
-double pair_flops(const ModelInfo& m, double L) {
-  const double H = m.hidden, I = m.intermediate;
-  return m.layers * (2.0 * L * (4.0 * H * H + 2.0 * H * I) + 4.0 * L * L * H) + 2.0 * (H * H + H);
-}
-
 Stats compute_stats(std::vector<double> v) {
   Stats s;
   if (v.empty()) return s;
@@ -224,7 +214,7 @@ std::string render_md(const Report& r) {
     << (r.hwm_reset ? ", reset before each configuration (echo 5 > /proc/self/clear_refs)"
                     : " (could not be reset: peak since process start)")
     << "; activations MB = peak RSS - the dtype's resident baseline.\n";
-  o << "- GFLOP/s is end-to-end (batch latency, tokenization included); " << kFlopFormula
+  o << "- GFLOP/s is end-to-end (batch latency, tokenization included); " << r.flops_formula
     << ". % GEMM peak compares with the measured peak of the same dtype (int8: u8s8 GOP/s): wall = FLOP/s "
        "over GEMM-peak FLOP/s; CPU = FLOPs per CPU-second over the GEMM's FLOPs per CPU-second, which stays "
        "meaningful when other load hit the two measurements differently (wall over 100 % is a sign of that).\n";
@@ -361,7 +351,7 @@ std::string render_json(const Report& r) {
                          {"latency_budget_ms", r.latency_budget_ms},
                          {"best_within_budget", rec(r.best_within)},
                          {"budget_rule", "p90 batch latency <= latency_budget_ms"}};
-  j["flops_formula"] = kFlopFormula;
+  j["flops_formula"] = r.flops_formula;
   j["notes"] = r.notes;
   j["total_seconds"] = r.total_s;
   return j.dump(2) + "\n";

@@ -9,13 +9,8 @@
 
 namespace crossrank::bench {
 
-// Encoder FLOPs of one pair of L tokens:
-//   layers * (2*L*(4*H^2 + 2*H*I) + 4*L^2*H) + 2*(H^2 + H)
-// (QKV + output projections and the FFN as GEMMs; QK^T and PV attention; the
-// classification head's dense layer + out_proj for the first token). Embeddings, layer
-// norms, softmax and GELU are not counted.
-double pair_flops(const ModelInfo& m, double L);
-extern const char* const kFlopFormula;
+// FLOPs per pair come from the model's family (Architecture::pair_flops), and the
+// report states its formula (Report::flops_formula).
 
 struct Stats {
   double mean = 0, p50 = 0, p90 = 0, min = 0, max = 0;
@@ -81,6 +76,7 @@ struct Report {
   double zh_share = 0;        // seedlike: fraction of Chinese pairs in the pool
   int max_length = 512;
   double latency_budget_ms = 0;
+  std::string flops_formula;  // the family's (Architecture::flops_formula)
   double max_seconds = 0;     // 0: unlimited
   bool hwm_reset = true;      // VmHWM reset per configuration worked
   std::vector<DTypeRun> dtypes;

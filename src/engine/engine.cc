@@ -18,7 +18,7 @@
 #include "hub/hub.h"
 #include "model/config.h"
 #include "model/weights.h"
-#include "engine/builtin_tokenizers.h"
+#include "engine/engine_internal.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/tokenizer_json.h"
 #include "util/paths.h"
@@ -85,27 +85,12 @@ std::size_t default_budget_bytes() {
   return std::min<std::size_t>(avail / 2, 8ull << 30);
 }
 
-// Tokenizer for synthetic models, which have no files: the test tokenizers compiled into
-// the binary (an 8k unigram for XLM-R shapes, the real ms-marco WordPiece for BERT;
-// src/engine/builtin_tokenizers.h), and for Qwen3 shapes Qwen's byte-level BPE: the
-// built-in tokenizer.json skeleton over the real ranks, qwen.tiktoken, from the shared
-// data folder (src/util/paths.h). $CROSSRANK_TOKENIZER_DIR overrides all of them.
+// Tokenizer for synthetic models, which have no files: the family's own
+// (Architecture::synthetic_tokenizer); $CROSSRANK_TOKENIZER_DIR overrides it.
 std::unique_ptr<Tokenizer> synthetic_tokenizer(const ModelConfig& c) {
   if (const char* env = std::getenv("CROSSRANK_TOKENIZER_DIR"); env && *env && fs::exists(env))
     return load_tokenizer(env);
-  const std::string family = c.family();
-  if (family == "qwen3") {
-    const std::string root = shared_data_root();
-    const fs::path ranks = fs::path(root) / "models/qwen3-reranker/qwen.tiktoken";
-    if (!root.empty() && fs::exists(ranks))
-      return load_bpe_tiktoken_text(ranks.string(), builtin_tokenizer_json("qwen3-skeleton"),
-                                    "<built-in qwen3 tokenizer skeleton>");
-    throw Error("synthetic Qwen3 model: no Qwen vocabulary (" +
-                (root.empty() ? std::string("no shared data folder") : ranks.string() + " not found") +
-                "; set CROSSRANK_SHARED_DIR to the shared/ folder or CROSSRANK_TOKENIZER_DIR to a Qwen tokenizer folder)");
-  }
-  const char* name = family == "xlm-roberta" ? "xlmr-unigram" : "bert-wordpiece";
-  return load_tokenizer_json_text(builtin_tokenizer_json(name), std::string("<built-in ") + name + " tokenizer>");
+  return c.arch->synthetic_tokenizer(c);
 }
 
 class EngineImpl final : public Engine {
@@ -278,6 +263,8 @@ class EngineImpl final : public Engine {
   std::size_t memory_budget() const override { return budget_; }
   int preferred_batch_tokens() const override { return backend_->caps().preferred_batch_tokens; }
   const ModelInfo& info() const override { return info_; }
+  const ModelConfig& config() const { return config_; }
+  const Tokenizer* tokenizer() const { return tok_.get(); }
   DType dtype() const override { return backend_->dtype(); }
   BackendKind backend() const override { return kind_; }
   std::string describe() const override { return backend_->describe(); }
@@ -324,5 +311,8 @@ std::unique_ptr<Engine> Engine::open(const std::string& model, const EngineOptio
   auto w = load_weights(folder, c);
   return std::make_unique<EngineImpl>(model, c, w, std::move(tok), opts);
 }
+
+const ModelConfig& engine_config(const Engine& e) { return dynamic_cast<const EngineImpl&>(e).config(); }
+const Tokenizer* engine_tokenizer(const Engine& e) { return dynamic_cast<const EngineImpl&>(e).tokenizer(); }
 
 }  // namespace crossrank

@@ -90,7 +90,35 @@ class Architecture {
   // Prepares the parameters on `ops` and returns the forward pass over them.
   virtual std::unique_ptr<Model> build(const ModelConfig& c, const TensorMap& t, Ops& ops,
                                        const BuildOptions& o = {}) const = 0;
+
+  // ---- what the rest of crossrank asks a family (no family names outside src/model/) ----
+  // The tokenizer of this family's synthetic shapes (which have no files): compiled into
+  // the binary, or built from the shared data folder (src/util/paths.h). Throws Error
+  // saying what is missing.
+  virtual std::unique_ptr<Tokenizer> synthetic_tokenizer(const ModelConfig& c) const;
+  // A bench input of exactly `len` tokens (--inputs len:N): the family's template around
+  // content ids drawn from `seed` (13 % query, the rest document, as the seed-like
+  // inputs). `tok` (may be null) supplies the special tokens. Throws Error when len is
+  // outside [template minimum, c.max_length].
+  virtual EncodedPair fixed_len_pair(const ModelConfig& c, const Tokenizer* tok, int len, std::uint64_t seed) const;
+  // Forward FLOPs of one pair of L tokens (2 per multiply-add; GEMMs, attention and the
+  // head), and that formula in words for the bench report. Default: a transformer layer
+  // from the config (Q/K/V/O projections with grouped-query K/V, an FFN that is gated
+  // when ffn_gated(), attention 4 L^2 Dq) plus a dense head.
+  virtual double pair_flops(const ModelConfig& c, double L) const;
+  virtual std::string flops_formula() const;
+  virtual bool ffn_gated() const { return false; }
+  // The real-weight quality gates this family passed per low precision (bench only
+  // recommends a gated configuration). Empty string: gated; else why not.
+  virtual std::string int8_gate_gap() const { return "no real-weight int8 gate for this family"; }
 };
+
+// A pair/prompt of `len` tokens for bench inputs: `head` + n_q random ids + `mid` + n_d
+// random ids + `tail` with n_q = round(13 % of the content), ids in [lo, vocab); type ids 0
+// on the first text, `second_type` on the rest. Shared by the families' fixed_len_pair.
+EncodedPair fixed_len_from_template(const std::vector<std::int32_t>& head, const std::vector<std::int32_t>& mid,
+                                    const std::vector<std::int32_t>& tail, int len, int max_length, std::int32_t lo,
+                                    std::int32_t vocab, int second_type, std::uint64_t seed);
 
 // The family reading HF class `hf_class`, or nullptr.
 const Architecture* find_architecture(std::string_view hf_class);

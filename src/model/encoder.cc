@@ -6,7 +6,9 @@
 #include <nlohmann/json.hpp>
 
 #include "batch/encode.h"
+#include "tokenizer/builtin_tokenizers.h"
 #include "tokenizer/tokenizer.h"
+#include "tokenizer/tokenizer_json.h"
 #include "util/error.h"
 
 namespace crossrank {
@@ -218,6 +220,26 @@ class EncoderArchitecture final : public Architecture {
     c.max_length = c.max_position_embeddings - (s_.roberta_positions ? c.pad_token_id + 1 : 0);
   }
 
+  std::unique_ptr<Tokenizer> synthetic_tokenizer(const ModelConfig&) const override {
+    return load_tokenizer_json_text(builtin_tokenizer_json(s_.builtin_tokenizer),
+                                    std::string("<built-in ") + s_.builtin_tokenizer + " tokenizer>");
+  }
+
+  EncodedPair fixed_len_pair(const ModelConfig& c, const Tokenizer* tok, int len, std::uint64_t seed) const override {
+    int32_t cls = s_.cls_id, sep = s_.sep_id;
+    if (tok && tok->special().cls >= 0 && tok->special().sep >= 0) {
+      cls = tok->special().cls;
+      sep = tok->special().sep;
+    }
+    const std::vector<int32_t> mid = s_.double_sep ? std::vector<int32_t>{sep, sep} : std::vector<int32_t>{sep};
+    return fixed_len_from_template({cls}, mid, {sep}, len, c.max_length, std::min(s_.content_lo, c.vocab_size / 2),
+                                   c.vocab_size, s_.second_type_one ? 1 : 0, seed);
+  }
+
+  // int8 passed the real-weight gates on a BERT cross-encoder (all-MiniLM-L6-v2 weights,
+  // docs/quality.md); XLM-R shares every op and the calibration.
+  std::string int8_gate_gap() const override { return ""; }
+
   EncoderStyle s_;
 };
 
@@ -226,13 +248,14 @@ class EncoderArchitecture final : public Architecture {
 const Architecture& xlm_roberta_architecture() {
   static const EncoderArchitecture a(EncoderStyle{"xlm-roberta",
                                                   {"XLMRobertaForSequenceClassification", "RobertaForSequenceClassification"},
-                                                  "roberta.", true, true, false, false, 1e-5f, 1, 1});
+                                                  "roberta.", true, true, false, false, 1e-5f, 1, 1, "xlmr-unigram", 0, 2, 5});
   return a;
 }
 
 const Architecture& bert_architecture() {
   static const EncoderArchitecture a(
-      EncoderStyle{"bert", {"BertForSequenceClassification"}, "bert.", false, false, true, true, 1e-12f, 0, 2});
+      EncoderStyle{"bert", {"BertForSequenceClassification"}, "bert.", false, false, true, true, 1e-12f, 0, 2,
+                   "bert-wordpiece", 101, 102, 1000});
   return a;
 }
 

@@ -20,6 +20,9 @@ struct EncoderStyle {
   float default_eps;
   int default_pad;
   int default_type_vocab;
+  const char* builtin_tokenizer;       // synthetic shapes' tokenizer (tokenizer/builtin_tokenizers.h)
+  int cls_id, sep_id;                  // the usual special ids (bench inputs without a tokenizer)
+  int content_lo;                      // bench inputs draw content ids from [content_lo, vocab)
 };
 
 const Architecture& xlm_roberta_architecture();

@@ -2,10 +2,14 @@
 #include "model/qwen3.h"
 
 #include <algorithm>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "batch/encode.h"
+#include "tokenizer/builtin_tokenizers.h"
 #include "tokenizer/tokenizer.h"
+#include "tokenizer/tokenizer_json.h"
+#include "util/paths.h"
 #include "util/error.h"
 
 namespace crossrank {
@@ -260,6 +264,39 @@ class Qwen3Architecture final : public Architecture {
 
   bool shares_prefix() const override { return true; }
   int type_vocab(const ModelConfig&) const override { return 1; }
+  bool ffn_gated() const override { return true; }
+  std::string int8_gate_gap() const override {
+    return "no real-weight int8 gate for decoder rerankers (gated on a BERT cross-encoder only)";
+  }
+
+  // Qwen's byte-level BPE: the built-in tokenizer.json skeleton over the real ranks,
+  // qwen.tiktoken, from the shared data folder.
+  std::unique_ptr<Tokenizer> synthetic_tokenizer(const ModelConfig&) const override {
+    const std::string root = shared_data_root();
+    const std::string ranks = root + "/models/qwen3-reranker/qwen.tiktoken";
+    if (!root.empty() && std::ifstream(ranks).good())
+      return load_bpe_tiktoken_text(ranks, builtin_tokenizer_json("qwen3-skeleton"),
+                                    "<built-in qwen3 tokenizer skeleton>");
+    throw Error("synthetic Qwen3 model: no Qwen vocabulary (" +
+                (root.empty() ? std::string("no shared data folder") : ranks + " not found") +
+                "; set CROSSRANK_SHARED_DIR to the shared/ folder or CROSSRANK_TOKENIZER_DIR to a Qwen tokenizer folder)");
+  }
+
+  // The card's prompt around random ids of the ordinary vocabulary (below the special
+  // tokens, which start at 151643): prefix + "<Instruct>: ...\n<Query>: " q "\n<Document>:" d
+  // + suffix.
+  EncodedPair fixed_len_pair(const ModelConfig& c, const Tokenizer* tok, int len, std::uint64_t seed) const override {
+    check(tok != nullptr, "Qwen3 bench inputs need the tokenizer");
+    std::vector<int32_t> head = tok->encode(kPrefix);
+    const std::string h = body_head(kDefaultInstruction, "");
+    const std::size_t cut = h.find("\n<Document>:");
+    const std::vector<int32_t> a = tok->encode(h.substr(0, cut)), mid = tok->encode(h.substr(cut));
+    head.insert(head.end(), a.begin(), a.end());
+    EncodedPair e = fixed_len_from_template(head, mid, tok->encode(kSuffix), len, c.max_length, 1000,
+                                            std::min(c.vocab_size, 151643), 0, seed);
+    e.shared_prefix = 0;
+    return e;
+  }
 
   std::unique_ptr<Model> build(const ModelConfig& c, const TensorMap& t, Ops& ops,
                                const BuildOptions& o) const override {

@@ -167,7 +167,7 @@ class CpuOps final : public Ops, public CpuOpsInfo {
   }
 
   // ---- parameters ------------------------------------------------------------------
-  ParamPtr prepare_linear(const LinearDesc& d) override {
+  ParamPtr do_prepare_linear(const LinearDesc& d) override {
     check(!d.weights.empty(), "linear '" + d.name + "': no weights");
     const int K = static_cast<int>(d.weights[0]->cols());
     std::vector<std::vector<float>> conv;  // fp32 copies of non-F32 / unaligned blocks
@@ -359,6 +359,7 @@ class CpuOps final : public Ops, public CpuOpsInfo {
         case Epilogue::kGelu: rk().gelu(y, N); break;
         case Epilogue::kResidual: rk().add(y, af, N); break;
         case Epilogue::kSwiGlu: rk().swiglu(af, outN, y); break;  // y != af: outN < N
+        default: throw_unfused("this linear epilogue");  // fuses() excludes the others
       }
       comp_from(out, m, y);
     }
@@ -436,6 +437,8 @@ class CpuOps final : public Ops, public CpuOpsInfo {
               out.cols == q.cols && q.rows == selected_rows(b, d.q_rows) && out.rows == q.rows,
           "attention: shape mismatch");
     check(q.data && k.data && v.data && out.data, "attention: needs fp32 rows");
+    if (d.window > 0 || d.softcap > 0)
+      throw Error(ErrorCode::kUnsupported, "cpu attention: sliding windows and soft-capping are not implemented yet");
     if (fast_attention(d, b)) {
       AttnArgs a = attn_args(d, q, k, v, out, b);
       if (bf16_attention(d)) cpu::attention_bf16(a, scratch(attention_bytes(d, b)));
@@ -448,6 +451,67 @@ class CpuOps final : public Ops, public CpuOpsInfo {
       for (int m = 0; m < out.rows; ++m) comp_row(out, m);
     }
     tick("attention", t0);
+  }
+
+  // ---- primitives (fp32 rows; companions rewritten from them) ----
+  bool fuses(Epilogue e) const override {
+    return e == Epilogue::kNone || e == Epilogue::kGelu || e == Epilogue::kSwiGlu || e == Epilogue::kResidual;
+  }
+  // Applies f(m, y) to every row m of `out`, y its fp32 row (a temporary for an int8
+  // kGemmOnly output), then rewrites the companion.
+  template <class F>
+  void rows_op(Act& out, F&& f) {
+    const auto t0 = Clock::now();
+#pragma omp parallel
+    {
+      std::vector<float> tmp(out.data ? 0 : static_cast<std::size_t>(out.cols));
+#pragma omp for schedule(static)
+      for (int m = 0; m < out.rows; ++m) {
+        float* y = out.data ? frow(out, m) : tmp.data();
+        f(m, y);
+        comp_from(out, m, y);
+      }
+    }
+    tick("rows", t0);
+  }
+  void do_add(const Act& a, Act& x) override {
+    check(a.data && x.data, "add: needs fp32 rows");
+    rows_op(x, [&](int m, float* y) { rk().add(y, frow(a, m), x.cols); });
+  }
+  void do_activate(const Act& in, Activation act, Act& out) override {
+    check(in.data != nullptr, "activate: input needs fp32 rows");
+    rows_op(out, [&](int m, float* y) {
+      const float* x = frow(in, m);
+      for (int i = 0; i < in.cols; ++i) y[i] = activate_ref(act, x[i]);
+    });
+  }
+  void do_glu(const Act& in, Activation act, Act& out) override {
+    check(in.data != nullptr, "glu: input needs fp32 rows");
+    const int N = out.cols;
+    rows_op(out, [&](int m, float* y) {
+      const float* x = frow(in, m);
+      if (act == Activation::kSilu) return rk().swiglu(x, N, y);
+      for (int i = 0; i < N; ++i) y[i] = activate_ref(act, x[i]) * x[N + i];
+    });
+  }
+  void do_scale(Act& x, float s) override {
+    check(x.data != nullptr, "scale: needs fp32 rows");
+    rows_op(x, [&](int, float* y) {
+      for (int i = 0; i < x.cols; ++i) y[i] *= s;
+    });
+  }
+  void do_mean_rows(const Act& in, Act& out) override {
+    check(in.data != nullptr, "mean pooling: input needs fp32 rows");
+    const PackedBatch& b = batch();
+    rows_op(out, [&](int s, float* y) {
+      std::vector<double> acc(in.cols, 0.0);
+      for (int t = b.cu_seqlens[s]; t < b.cu_seqlens[s + 1]; ++t) {
+        const float* x = frow(in, t);
+        for (int i = 0; i < in.cols; ++i) acc[i] += x[i];
+      }
+      const double n = std::max(1, b.seqlen(s));
+      for (int i = 0; i < in.cols; ++i) y[i] = static_cast<float>(acc[i] / n);
+    });
   }
 
   void do_gather_rows(const Act& in, RowSel sel, Act& out) override {
@@ -847,7 +911,7 @@ class CpuOps final : public Ops, public CpuOpsInfo {
   static void fill_norm(const NormDesc& d, CpuNorm& p) {
     p.kind = d.kind;
     p.eps = d.eps;
-    p.w = d.weight->f32();
+    p.w = norm_weight_f32(d);
     if (d.bias) p.b = d.bias->f32();
   }
   dnnl::stream& strm() {

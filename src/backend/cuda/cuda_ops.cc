@@ -214,7 +214,7 @@ class CudaOps final : public Ops {
   }
 
   // ---- parameters ------------------------------------------------------------------
-  ParamPtr prepare_linear(const LinearDesc& d) override {
+  ParamPtr do_prepare_linear(const LinearDesc& d) override {
     check(!d.weights.empty(), "linear '" + d.name + "': no weights");
     auto p = std::make_unique<CuLinear>();
     p->K = static_cast<int>(d.weights[0]->cols());
@@ -512,6 +512,19 @@ class CudaOps final : public Ops {
     dev_->attention(a);
   }
 
+  // Primitives not yet written as CUDA kernels: a clear error, never a wrong answer.
+  bool fuses(Epilogue e) const override {
+    return e == Epilogue::kNone || e == Epilogue::kGelu || e == Epilogue::kSwiGlu || e == Epilogue::kResidual;
+  }
+  void do_add(const Act&, Act&) override { unsupported("add"); }
+  void do_activate(const Act&, Activation, Act&) override { unsupported("activate"); }
+  void do_glu(const Act&, Activation, Act&) override { unsupported("glu"); }
+  void do_scale(Act&, float) override { unsupported("scale"); }
+  void do_mean_rows(const Act&, Act&) override { unsupported("mean pooling"); }
+  [[noreturn]] static void unsupported(const char* op) {
+    throw Error(ErrorCode::kUnsupported, std::string("cuda backend: ") + op + " is not implemented yet (use --backend cpu)");
+  }
+
   void do_gather_rows(const Act& in, RowSel sel, Act& out) override {
     const PackedBatch& b = batch();
     check(out.rows == selected_rows(b, sel) && out.cols == in.cols, "gather_rows: shape mismatch");
@@ -629,7 +642,7 @@ class CudaOps final : public Ops {
     p.dim = static_cast<int>(d.weight->numel());
     p.rms = d.kind == NormKind::kRmsNorm;
     p.eps = d.eps;
-    p.gamma = upload_f32(values(d.weight));
+    p.gamma = upload_f32(norm_weight_f32(d));
     p.has_beta = d.bias != nullptr && !p.rms;
     if (p.has_beta) {
       check(d.bias->numel() == p.dim, "norm: bias size mismatch");

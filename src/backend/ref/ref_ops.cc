@@ -6,6 +6,7 @@
 // double.
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <new>
@@ -63,8 +64,6 @@ void norm_row(float* x, int n, const RefNorm& p, const float* w, const float* b)
   }
 }
 
-float gelu(float x) { return 0.5f * x * (1.0f + std::erf(x * static_cast<float>(M_SQRT1_2))); }
-float silu(float x) { return x / (1.0f + std::exp(-x)); }
 
 // Stacks the row blocks of a LinearDesc into one fp32 [N, K] matrix (+ bias).
 void stack(const LinearDesc& d, std::vector<float>& w, std::vector<float>& b, int& N, int& K) {
@@ -101,7 +100,7 @@ class RefOps final : public Ops {
   }
   std::string describe() const override { return "reference fp32 (naive oracle)"; }
 
-  ParamPtr prepare_linear(const LinearDesc& d) override {
+  ParamPtr do_prepare_linear(const LinearDesc& d) override {
     auto p = std::make_unique<RefLinear>();
     stack(d, p->w, p->b, p->N, p->K);
     p->epi = d.epilogue;
@@ -154,25 +153,51 @@ class RefOps final : public Ops {
   void do_linear(const Act& in, const Param& wp, Act& out) override {
     const auto& w = static_cast<const RefLinear&>(wp);
     check(in.cols == w.K, "linear: input has " + std::to_string(in.cols) + " columns, weights " + std::to_string(w.K));
-    const int outN = w.epi == Epilogue::kSwiGlu ? w.N / 2 : w.N;
+    const int outN = epilogue_out_cols(w.epi, w.N);
     check(out.cols == outN && out.rows == in.rows, "linear: output shape mismatch");
+    const EpilogueParts e = epilogue_parts(w.epi);
 #pragma omp parallel for schedule(static)
     for (int m = 0; m < in.rows; ++m) {
       std::vector<float> z(w.N);
       matvec(row(in, m), w.w.data(), w.b.data(), w.N, w.K, z.data());
       float* y = row(out, m);
-      switch (w.epi) {
-        case Epilogue::kNone: std::memcpy(y, z.data(), sizeof(float) * w.N); break;
-        case Epilogue::kGelu:
-          for (int i = 0; i < w.N; ++i) y[i] = gelu(z[i]);
-          break;
-        case Epilogue::kSwiGlu:
-          for (int i = 0; i < outN; ++i) y[i] = silu(z[i]) * z[outN + i];
-          break;
-        case Epilogue::kResidual:
-          for (int i = 0; i < w.N; ++i) y[i] += z[i];
-          break;
+      if (e.residual) {
+        for (int i = 0; i < w.N; ++i) y[i] += z[i];
+      } else if (e.glu) {
+        for (int i = 0; i < outN; ++i) y[i] = activate_ref(e.act, z[i]) * z[outN + i];
+      } else {
+        for (int i = 0; i < w.N; ++i) y[i] = activate_ref(e.act, z[i]);
       }
+    }
+  }
+
+  void do_add(const Act& a, Act& x) override {
+    for (int m = 0; m < x.rows; ++m)
+      for (int i = 0; i < x.cols; ++i) row(x, m)[i] += row(a, m)[i];
+  }
+  void do_activate(const Act& in, Activation act, Act& out) override {
+    for (int m = 0; m < in.rows; ++m)
+      for (int i = 0; i < in.cols; ++i) row(out, m)[i] = activate_ref(act, row(in, m)[i]);
+  }
+  void do_glu(const Act& in, Activation act, Act& out) override {
+    const int N = out.cols;
+    for (int m = 0; m < in.rows; ++m)
+      for (int i = 0; i < N; ++i) row(out, m)[i] = activate_ref(act, row(in, m)[i]) * row(in, m)[N + i];
+  }
+  void do_scale(Act& x, float s) override {
+    for (int m = 0; m < x.rows; ++m)
+      for (int i = 0; i < x.cols; ++i) row(x, m)[i] *= s;
+  }
+  // Sum in double, then one division: the mean HF computes (sum / count) up to rounding.
+  void do_mean_rows(const Act& in, Act& out) override {
+    const PackedBatch& b = batch();
+    std::vector<double> acc(in.cols);
+    for (int s = 0; s < b.num_seqs(); ++s) {
+      std::fill(acc.begin(), acc.end(), 0.0);
+      for (int t = b.cu_seqlens[s]; t < b.cu_seqlens[s + 1]; ++t)
+        for (int i = 0; i < in.cols; ++i) acc[i] += row(in, t)[i];
+      const double n = std::max(1, b.seqlen(s));
+      for (int i = 0; i < in.cols; ++i) row(out, s)[i] = static_cast<float>(acc[i] / n);
     }
   }
 
@@ -260,20 +285,25 @@ class RefOps final : public Ops {
           else continue;
           const float* qi = row(q, qrow) + h * D;
           const int visible = d.causal ? own0 + i + 1 : static_cast<int>(keys.size());
+          // Sliding window: keys [lo, hi) of the logical sequence (query at own0 + i).
+          const int qpos = own0 + i;
+          const int lo = d.window > 0 ? std::max(0, qpos - d.window) : 0;
+          const int hi = d.window > 0 && !d.causal ? std::min(visible, qpos + d.window + 1) : visible;
           double mx = -INFINITY;
-          for (int j = 0; j < visible; ++j) {
+          for (int j = lo; j < hi; ++j) {
             const float* kj = row(k, keys[j]) + kvh * D;
             float acc = 0.f;
 #pragma omp simd reduction(+ : acc)
             for (int e = 0; e < D; ++e) acc += qi[e] * kj[e];
             p[j] = static_cast<double>(acc) * d.scale;
+            if (d.softcap > 0) p[j] = d.softcap * std::tanh(p[j] / d.softcap);
             mx = std::max(mx, p[j]);
           }
           double sum = 0;
-          for (int j = 0; j < visible; ++j) sum += (p[j] = std::exp(p[j] - mx));
+          for (int j = lo; j < hi; ++j) sum += (p[j] = std::exp(p[j] - mx));
           float* o = row(out, qrow) + h * D;
           for (int e = 0; e < D; ++e) o[e] = 0.f;
-          for (int j = 0; j < visible; ++j) {
+          for (int j = lo; j < hi; ++j) {
             const float pj = static_cast<float>(p[j] / sum);
             const float* vj = row(v, keys[j]) + kvh * D;
             for (int e = 0; e < D; ++e) o[e] += pj * vj[e];
@@ -325,7 +355,7 @@ class RefOps final : public Ops {
   static void fill_norm(const NormDesc& d, RefNorm& p) {
     p.kind = d.kind;
     p.eps = d.eps;
-    p.w = d.weight->f32();
+    p.w = norm_weight_f32(d);
     if (d.bias) p.b = d.bias->f32();
   }
 };

@@ -1,4 +1,4 @@
-// The synthetic models' tokenizers compiled into the binary (src/engine/builtin_tokenizers.h)
+// The synthetic models' tokenizers compiled into the binary (src/tokenizer/builtin_tokenizers.h)
 // are the files of tests/data, byte for byte, and tokenize as the folders do; the shared
 // data folder is found relative to the executable (src/util/paths.h).
 #include <gtest/gtest.h>
@@ -9,7 +9,7 @@
 #include <sstream>
 
 #include "crossrank/crossrank.h"
-#include "engine/builtin_tokenizers.h"
+#include "tokenizer/builtin_tokenizers.h"
 #include "tokenizer/tokenizer.h"
 #include "tokenizer/tokenizer_json.h"
 #include "util/paths.h"

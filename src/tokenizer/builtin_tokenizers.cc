@@ -1,7 +1,7 @@
 // The files are pulled in by the assembler (.incbin) from CROSSRANK_EMBED_DIR, a path used
 // at build time only: it is not stored in the object (CMakeLists.txt sets it, and the
 // files as OBJECT_DEPENDS so that editing them rebuilds this file).
-#include "engine/builtin_tokenizers.h"
+#include "tokenizer/builtin_tokenizers.h"
 
 #ifndef CROSSRANK_EMBED_DIR
 #error "CROSSRANK_EMBED_DIR (the tests/data folder) must be defined for this file"
