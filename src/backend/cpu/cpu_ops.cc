@@ -70,6 +70,16 @@ struct CpuEmbed final : Param {
   CpuNorm norm;
 };
 
+// The row kernels' copy of Activation (kernels.h says why there are two).
+inline RowAct row_act(Activation a) {
+  static_assert(static_cast<int>(RowAct::kIdentity) == static_cast<int>(Activation::kIdentity) &&
+                static_cast<int>(RowAct::kGeluErf) == static_cast<int>(Activation::kGeluErf) &&
+                static_cast<int>(RowAct::kGeluTanh) == static_cast<int>(Activation::kGeluTanh) &&
+                static_cast<int>(RowAct::kSilu) == static_cast<int>(Activation::kSilu) &&
+                static_cast<int>(RowAct::kTanh) == static_cast<int>(Activation::kTanh));
+  return static_cast<RowAct>(a);
+}
+
 inline float* frow(const Act& a, int r) { return reinterpret_cast<float*>(a.data) + static_cast<std::size_t>(r) * a.ld; }
 
 // Row r of a table as fp32: the zero-copy pointer, or converted into `buf`.
@@ -191,6 +201,7 @@ class CpuOps final : public Ops, public CpuOpsInfo {
     p->name = d.name;
     if (prec_ == GemmPrec::kInt8 && opts_.smooth_alpha > 0) smooth(d.name, ws, rows, K, conv, *p);
     const GemmPost post = d.epilogue == Epilogue::kGelu       ? GemmPost::kBiasGelu
+                          : d.epilogue == Epilogue::kGeluTanh ? GemmPost::kBiasGeluTanh
                           : d.epilogue == Epilogue::kResidual ? GemmPost::kBiasAccumulate
                                                               : GemmPost::kBias;
     p->lin = std::make_unique<Linear>(eng_, prec_, post, ws, bs, rows, K, opts_.force_fixed_m, opts_.deterministic);
@@ -311,7 +322,8 @@ class CpuOps final : public Ops, public CpuOpsInfo {
     const auto& w = static_cast<const CpuLinear&>(wp);
     const Linear& L = *w.lin;
     const int M = in.rows, N = L.N();
-    const int outN = w.epi == Epilogue::kSwiGlu ? N / 2 : N;
+    const EpilogueParts parts = epilogue_parts(w.epi);
+    const int outN = parts.glu ? N / 2 : N;
     check(in.cols == L.K() && out.cols == outN && out.rows == M && out.ld == out.cols, "linear: shape mismatch");
     check(out.data || prec_ == GemmPrec::kInt8, "linear: output without fp32 rows");
     if (M == 0) return;
@@ -319,17 +331,18 @@ class CpuOps final : public Ops, public CpuOpsInfo {
     const Src src = gemm_src(in, w);
     auto t0 = Clock::now();
     if (prec_ != GemmPrec::kInt8) {
-      if (w.epi == Epilogue::kSwiGlu) {
+      if (parts.glu) {  // gated: z [M, 2N'] in scratch, one row pass act(gate) * up
         float* z = reinterpret_cast<float*>(scratch(static_cast<std::size_t>(M) * N * 4));
         L.run(strm(), src.p, M, z);
         t0 = tick(w.prof, t0);
+        const RowAct a = row_act(parts.act);
 #pragma omp parallel for schedule(static)
         for (int m = 0; m < M; ++m) {
-          rk().swiglu(z + static_cast<std::size_t>(m) * N, outN, frow(out, m));
+          rk().glu(a, z + static_cast<std::size_t>(m) * N, outN, frow(out, m));
           comp_row(out, m);
         }
       } else {
-        L.run(strm(), src.p, M, out.data);  // bias (+GELU | + residual) as post-ops
+        L.run(strm(), src.p, M, out.data);  // bias (+GELU erf / tanh | + residual) as post-ops
         t0 = tick(w.prof, t0);
         if (out.aux) {
 #pragma omp parallel for schedule(static)
@@ -342,7 +355,7 @@ class CpuOps final : public Ops, public CpuOpsInfo {
     // int8: s32 accumulators (in the output's fp32 rows when the result goes there and
     // nothing has to be added to it, else in scratch), then one fused row pass. A
     // kGemmOnly output keeps only its u8 form: the fp32 row never leaves the cache.
-    const bool in_place = out.data && (w.epi == Epilogue::kNone || w.epi == Epilogue::kGelu);
+    const bool in_place = out.data && !parts.glu && !parts.residual;
     int32_t* acc = in_place ? reinterpret_cast<int32_t*>(out.data)
                             : reinterpret_cast<int32_t*>(scratch(static_cast<std::size_t>(M) * N * 4));
     check(out.data || w.epi != Epilogue::kResidual, "linear: a residual output needs fp32 rows");
@@ -354,13 +367,10 @@ class CpuOps final : public Ops, public CpuOpsInfo {
       float* af = reinterpret_cast<float*>(acc + static_cast<std::size_t>(m) * N);
       int8_row(run, L, m, af);
       float* y = out.data ? frow(out, m) : af;
-      switch (w.epi) {
-        case Epilogue::kNone: break;
-        case Epilogue::kGelu: rk().gelu(y, N); break;
-        case Epilogue::kResidual: rk().add(y, af, N); break;
-        case Epilogue::kSwiGlu: rk().swiglu(af, outN, y); break;  // y != af: outN < N
-        default: throw_unfused("this linear epilogue");  // fuses() excludes the others
-      }
+      if (parts.residual) rk().add(y, af, N);
+      else if (parts.glu) rk().glu(row_act(parts.act), af, outN, y);  // y == af only without fp32 rows
+      else if (parts.act == Activation::kGeluErf) rk().gelu(y, N);
+      else if (parts.act != Activation::kIdentity) rk().act(row_act(parts.act), y, N, y);
       comp_from(out, m, y);
     }
     tick("rows", t0);
@@ -453,8 +463,10 @@ class CpuOps final : public Ops, public CpuOpsInfo {
   }
 
   // ---- primitives (fp32 rows; companions rewritten from them) ----
+  // Every epilogue is fused (activations in the GEMM's post-ops or its int8 row pass, gated
+  // units in one row pass over the GEMM's output), unless a test asks for the composition.
   bool fuses(Epilogue e) const override {
-    return e == Epilogue::kNone || e == Epilogue::kGelu || e == Epilogue::kSwiGlu || e == Epilogue::kResidual;
+    return !opts_.compose_epilogues || e == Epilogue::kNone || e == Epilogue::kResidual;
   }
   // Applies f(m, y) to every row m of `out`, y its fp32 row (a temporary for an int8
   // kGemmOnly output), then rewrites the companion.
@@ -479,37 +491,26 @@ class CpuOps final : public Ops, public CpuOpsInfo {
   }
   void do_activate(const Act& in, Activation act, Act& out) override {
     check(in.data != nullptr, "activate: input needs fp32 rows");
-    rows_op(out, [&](int m, float* y) {
-      const float* x = frow(in, m);
-      for (int i = 0; i < in.cols; ++i) y[i] = activate_ref(act, x[i]);
-    });
+    rows_op(out, [&](int m, float* y) { rk().act(row_act(act), frow(in, m), in.cols, y); });
   }
   void do_glu(const Act& in, Activation act, Act& out) override {
     check(in.data != nullptr, "glu: input needs fp32 rows");
-    const int N = out.cols;
-    rows_op(out, [&](int m, float* y) {
-      const float* x = frow(in, m);
-      if (act == Activation::kSilu) return rk().swiglu(x, N, y);
-      for (int i = 0; i < N; ++i) y[i] = activate_ref(act, x[i]) * x[N + i];
-    });
+    rows_op(out, [&](int m, float* y) { rk().glu(row_act(act), frow(in, m), out.cols, y); });
   }
   void do_scale(Act& x, float s) override {
     check(x.data != nullptr, "scale: needs fp32 rows");
-    rows_op(x, [&](int, float* y) {
-      for (int i = 0; i < x.cols; ++i) y[i] *= s;
-    });
+    rows_op(x, [&](int, float* y) { rk().scale(y, x.cols, s); });
   }
+  // Sums in fp32 rows in token order (vector lanes across columns), then 1 / n.
   void do_mean_rows(const Act& in, Act& out) override {
     check(in.data != nullptr, "mean pooling: input needs fp32 rows");
     const PackedBatch& b = batch();
     rows_op(out, [&](int s, float* y) {
-      std::vector<double> acc(in.cols, 0.0);
-      for (int t = b.cu_seqlens[s]; t < b.cu_seqlens[s + 1]; ++t) {
-        const float* x = frow(in, t);
-        for (int i = 0; i < in.cols; ++i) acc[i] += x[i];
-      }
-      const double n = std::max(1, b.seqlen(s));
-      for (int i = 0; i < in.cols; ++i) y[i] = static_cast<float>(acc[i] / n);
+      const int t0 = b.cu_seqlens[s], n = b.seqlen(s);
+      if (n == 0) return std::memset(y, 0, sizeof(float) * in.cols), void();
+      std::memcpy(y, frow(in, t0), sizeof(float) * in.cols);
+      for (int t = t0 + 1; t < t0 + n; ++t) rk().add(y, frow(in, t), in.cols);
+      rk().scale(y, in.cols, 1.0f / static_cast<float>(n));
     });
   }
 
@@ -590,7 +591,7 @@ class CpuOps final : public Ops, public CpuOpsInfo {
   std::size_t linear_scratch(const Act& in, const Param& wp, const Act& out) const override {
     const auto& w = static_cast<const CpuLinear&>(wp);
     std::size_t s = convert_bytes(in, w);
-    const bool acc = w.epi == Epilogue::kSwiGlu ||
+    const bool acc = epilogue_parts(w.epi).glu ||
                      (prec_ == GemmPrec::kInt8 && (w.epi == Epilogue::kResidual || !has_main(out.use)));
     if (acc) s += align64(static_cast<std::size_t>(in.rows) * w.lin->N() * 4);
     return s + precise_scratch(in, *w.lin);

@@ -39,6 +39,8 @@ struct CpuOpsOptions {
   bool deterministic = false;
   bool force_fixed_m = false;         // test hook: per-M GEMM primitives instead of runtime M
   bool force_bf16_emulation = false;  // test hook: emulated bf16 even if native exists
+  bool compose_epilogues = false;     // test hook: fuses() only kNone / kResidual, so the base
+                                      // class composes the others from primitives
   bool profile = false;     // accumulate wall time per op (adds no synchronisation: every op
                             // already ends with an OpenMP barrier)
 };
