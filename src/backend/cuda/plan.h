@@ -64,8 +64,9 @@ struct AttnShape {
 };
 // kTensor when sm >= 80, q/k/v/out all fp16 or all bf16, rows kAll, head_dim 32/64/128,
 // 16-byte aligned, no sliding window or soft-cap, and the shared memory fits; else
-// kSimple. Why not windows on tensor cores yet: the extra masking spilled registers in
-// the wmma kernel (ptxas, bf16 D 64); a windowed tile loop is a follow-up. Throws Error when not even the
+// kSimple. Why not windows on tensor cores yet: a windowed instance of the wmma kernel
+// spilled registers (ptxas: bf16 D 64 with a per-lane lower bound; fp16 / bf16 D 32 with
+// the bounds recomputed from the row's position); a leaner mask is a follow-up. Throws Error when not even the
 // simple path can run (head_dim > 256 or shared memory too small).
 AttnPath choose_attention_path(const AttnShape& s);
 
