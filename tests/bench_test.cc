@@ -267,6 +267,11 @@ TEST(BenchQualityGate, Int8OnlyInTheGatedConfiguration) {
   };
   EXPECT_FALSE(without("int8 weights 8-bit", "int8 weights 7-bit (u8*s8 saturates without VNNI)").passed);
   EXPECT_FALSE(without("GEMM x", "GEMM igemm_u8s8 (exact s16 pairs: no VNNI)").passed);
+  // Without VNNI: wider weights and s16 activations on igemm_s16s8 passed the gates.
+  EXPECT_TRUE(without("int8 weights 8-bit, GEMM x",
+                      "int8 weights 8-bit or wider, s16 activations (igemm_s16s8: no VNNI), GEMM crossrank "
+                      "igemm_s16s8 (s16 activations, avx2)")
+                  .passed);
   EXPECT_FALSE(without("SmoothQuant alpha 0.5 (calibrated)", "SmoothQuant off (no calibration)").passed);
   EXPECT_FALSE(without("attention fp32", "attention bf16").passed);
   EXPECT_FALSE(without("16-bit pooled rows", "8-bit pooled rows").passed);

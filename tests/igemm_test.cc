@@ -1,5 +1,6 @@
-// igemm_u8s8 (src/backend/cpu/igemm.h): the exact u8 x s8 GEMM of CPUs without VNNI,
-// against a naive int32 loop, on awkward shapes, extreme values and batch compositions.
+// igemm_u8s8 / igemm_s16s8 (src/backend/cpu/igemm.h): the exact 16-bit-lane GEMMs of CPUs
+// without VNNI, against a naive integer loop, on awkward shapes, extreme values and batch
+// compositions.
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -76,6 +77,41 @@ TEST(Igemm, RowIsIndependentOfTheBatchAndStrides) {
     igemm_u8s8(A.data() + static_cast<std::size_t>(m) * K, K, 1, P, one.data(), N + 9);
     for (int n = 0; n < N; ++n) EXPECT_EQ(one[n], all[static_cast<std::size_t>(m) * N + n]);
     EXPECT_EQ(one[N], -7);  // nothing written past N
+  }
+}
+
+// igemm_s16s8 with weights and activations at the ends of igemm_range(K): exact, no s32
+// overflow, on the scalar and the dispatched kernel, for the K of published rerankers.
+TEST(Igemm, S16AtTheRangeLimitsIsExact) {
+  std::mt19937 rng(13);
+  for (int K : {1, 7, 384, 1024, 1536, 3072, 4096, 9728, 12288}) {
+    const IgemmRange r = igemm_range(K);
+    ASSERT_GE(r.w, 127) << K;  // never narrower than 8-bit weights at these K
+    ASSERT_LT(static_cast<double>(r.w) * r.a * K, 2147483648.0) << K;
+    ASSERT_LT(255.0 * r.w * K, 2147483648.0) << K;
+    const int M = 9, N = 21;
+    std::vector<int16_t> A(static_cast<std::size_t>(M) * K), W(static_cast<std::size_t>(N) * K);
+    // Rows 0-1: all at +-a x +-w (the largest sums); the rest random within the range.
+    for (int m = 0; m < M; ++m)
+      for (int k = 0; k < K; ++k)
+        A[static_cast<std::size_t>(m) * K + k] =
+            m == 0 ? r.a : m == 1 ? -r.a : static_cast<int16_t>(static_cast<int>(rng() % (2 * r.a + 1)) - r.a);
+    for (int n = 0; n < N; ++n)
+      for (int k = 0; k < K; ++k)
+        W[static_cast<std::size_t>(n) * K + k] =
+            n % 3 == 0 ? r.w : n % 3 == 1 ? -r.w : static_cast<int16_t>(static_cast<int>(rng() % (2 * r.w + 1)) - r.w);
+    const PackedS8 P(W.data(), N, K);
+    std::vector<int32_t> got(static_cast<std::size_t>(M) * N), scalar(got.size());
+    igemm_s16s8(A.data(), K, M, P, got.data(), N);
+    igemm_s16s8_scalar(A.data(), K, M, P, scalar.data(), N);
+    for (int m = 0; m < M; ++m)
+      for (int n = 0; n < N; ++n) {
+        int64_t want = 0;
+        for (int k = 0; k < K; ++k)
+          want += int64_t{A[static_cast<std::size_t>(m) * K + k]} * W[static_cast<std::size_t>(n) * K + k];
+        ASSERT_EQ(got[static_cast<std::size_t>(m) * N + n], want) << "K " << K << " m " << m << " n " << n;
+        ASSERT_EQ(scalar[static_cast<std::size_t>(m) * N + n], want) << "K " << K;
+      }
   }
 }
 

@@ -56,14 +56,14 @@ void time_runs(GemmPeak& r, double seconds, GemmShape sh, F&& run) {
 GemmPeak measure_igemm(double seconds, GemmShape sh) {
   GemmPeak r;
   r.dtype = "int8";
-  r.kind = "u8:s8:s32";
-  r.impl = std::string("crossrank igemm_u8s8 (") + cpu::to_string(cpu::cpu_isa()) + ")";
+  r.kind = "s16:s8:s32";
+  r.impl = std::string("crossrank igemm_s16s8 (") + cpu::to_string(cpu::cpu_isa()) + ")";
   try {
-    std::vector<uint8_t> a(static_cast<std::size_t>(sh.m) * sh.k, 0x21);
+    std::vector<int16_t> a(static_cast<std::size_t>(sh.m) * sh.k, 0x121);
     std::vector<int8_t> w(static_cast<std::size_t>(sh.n) * sh.k, 0x11);
     std::vector<int32_t> c(static_cast<std::size_t>(sh.m) * sh.n);
     const cpu::PackedS8 p(w.data(), sh.n, sh.k);
-    time_runs(r, seconds, sh, [&] { cpu::igemm_u8s8(a.data(), sh.k, sh.m, p, c.data(), sh.n); });
+    time_runs(r, seconds, sh, [&] { cpu::igemm_s16s8(a.data(), sh.k, sh.m, p, c.data(), sh.n); });
   } catch (const std::exception& e) {
     r.note = std::string("igemm error: ") + e.what();
   }

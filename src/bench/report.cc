@@ -215,7 +215,7 @@ std::string render_md(const Report& r) {
                     : " (could not be reset: peak since process start)")
     << "; activations MB = peak RSS - the dtype's resident baseline.\n";
   o << "- GFLOP/s is end-to-end (batch latency, tokenization included); " << r.flops_formula
-    << ". % GEMM peak compares with the measured peak of the same dtype (int8: u8s8 GOP/s): wall = FLOP/s "
+    << ". % GEMM peak compares with the measured peak of the same dtype (int8: GOP/s of the int8 GEMM that runs): wall = FLOP/s "
        "over GEMM-peak FLOP/s; CPU = FLOPs per CPU-second over the GEMM's FLOPs per CPU-second, which stays "
        "meaningful when other load hit the two measurements differently (wall over 100 % is a sign of that).\n";
   o << "- `*` marks the recommended rows. Total run time: " << num(r.total_s) << " s"

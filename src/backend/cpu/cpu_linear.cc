@@ -2,6 +2,7 @@
 // their fused dequantise + epilogue row pass and the 16-bit precise pooled rows), the
 // fused residual + norm, GEMM inputs and their companions (bf16 / int8 copies).
 #include "backend/cpu/cpu_ops_impl.h"
+#include "backend/cpu/igemm.h"
 
 #include <algorithm>
 #include <cmath>
@@ -131,7 +132,7 @@ CpuOps::Src CpuOps::gemm_src(const Act& in, const CpuLinear& w) {
     c.next = &w;
     c.aux3 = nullptr;
     c.aux = scratch(comp_bytes(in.rows, in.cols));
-    if (prec_ == GemmPrec::kInt8) c.aux2 = c.aux + align64(static_cast<std::size_t>(in.rows) * in.cols);
+    if (prec_ == GemmPrec::kInt8) c.aux2 = c.aux + align64(static_cast<std::size_t>(in.rows) * in.cols * comp_elem());
     if (precise()) c.aux3 = scratch(precise_bytes(in.cols));
 #pragma omp parallel for schedule(static)
     for (int m = 0; m < in.rows; ++m) comp_row(c, m);
@@ -160,7 +161,12 @@ void CpuOps::comp_from(const Act& a, int r, const float* src) const {
         for (int i = 0; i < a.cols; ++i) t[i] = src[i] * is[i];
         src = t.data();
       }
-      rk().quantize_u8(src, a.cols, q8(a) + off, &q.scale, &q.zp);
+      if (s16_) {
+        quantize_s16(src, a.cols, igemm_range(a.cols).a, q16(a) + off, &q.scale);
+        q.zp = 0;
+      } else {
+        rk().quantize_u8(src, a.cols, q8(a) + off, &q.scale, &q.zp);
+      }
       const int p = pooled_index(a, r);
       if (p >= 0) quantize16(src, a.cols, phi(a, p), phi(a, p) + a.cols, prowq(a) + p);
       return;
@@ -170,10 +176,22 @@ void CpuOps::comp_from(const Act& a, int r, const float* src) const {
 
 void CpuOps::dequant_row(const Act& a, int r, float* dst) const {
   const RowQ q = rowq(a)[r];
-  const uint8_t* u = q8(a) + static_cast<std::size_t>(r) * a.cols;
+  const std::size_t off = static_cast<std::size_t>(r) * a.cols;
   const CpuLinear* l = smoothed(a);
-  for (int c = 0; c < a.cols; ++c)
-    dst[c] = q.scale * (static_cast<int>(u[c]) - q.zp) * (l ? l->s[static_cast<std::size_t>(c)] : 1.0f);
+  for (int c = 0; c < a.cols; ++c) {
+    const int v = s16_ ? static_cast<int>(q16(a)[off + c]) : static_cast<int>(q8(a)[off + c]);
+    dst[c] = q.scale * (v - q.zp) * (l ? l->s[static_cast<std::size_t>(c)] : 1.0f);
+  }
+}
+
+void CpuOps::quantize_s16(const float* x, int n, int qmax, int16_t* q, float* scale) {
+  float amax = 0.f;
+  for (int i = 0; i < n; ++i) amax = std::max(amax, std::fabs(x[i]));
+  const float s = amax > 0.f ? amax / static_cast<float>(qmax) : 1.0f;
+  const float inv = 1.0f / s;
+  for (int i = 0; i < n; ++i)
+    q[i] = static_cast<int16_t>(std::clamp(static_cast<int>(std::nearbyint(x[i] * inv)), -qmax, qmax));
+  *scale = s;
 }
 
 void CpuOps::quantize16(const float* x, int n, uint8_t* hi, uint8_t* lo, RowQ* q) {
@@ -202,14 +220,20 @@ void CpuOps::int8_gemm(const Act& in, const Src& src, const Linear& L, int32_t* 
     for (int m = 0; m < M; ++m)
       if (pooled_index(src.precise_act, m) >= 0) r.pidx[m] = P++;
   if (P > 0) {
-    uint8_t* hl = reinterpret_cast<uint8_t*>(scratch(static_cast<std::size_t>(2 * P) * K));
+    uint8_t* hl = reinterpret_cast<uint8_t*>(scratch(static_cast<std::size_t>(2 * P) * K * (s16_ ? 2 : 1)));
     int32_t* acc2 = reinterpret_cast<int32_t*>(scratch(static_cast<std::size_t>(2 * P) * N * 4));
     r.q16.resize(static_cast<std::size_t>(P));
     for (int m = 0; m < M; ++m) {
       const int i = r.pidx[m];
       if (i < 0) continue;
       const int p = pooled_index(src.precise_act, m);
-      std::memcpy(hl + static_cast<std::size_t>(2 * i) * K, phi(src.precise_act, p), 2 * static_cast<std::size_t>(K));
+      const uint8_t* from = phi(src.precise_act, p);
+      if (s16_) {  // the u8 hi / lo bytes as s16 for igemm_s16s8
+        int16_t* to = reinterpret_cast<int16_t*>(hl) + static_cast<std::size_t>(2 * i) * K;
+        for (int k = 0; k < 2 * K; ++k) to[k] = from[k];
+      } else {
+        std::memcpy(hl + static_cast<std::size_t>(2 * i) * K, from, 2 * static_cast<std::size_t>(K));
+      }
       r.q16[i] = prowq(src.precise_act)[p];
     }
     L.run(strm(), hl, 2 * P, acc2);

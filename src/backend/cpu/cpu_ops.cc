@@ -32,7 +32,10 @@ CpuOps::CpuOps(DType dtype, const CpuOpsOptions& opts) : dtype_(dtype), opts_(op
       prec_ = caps.bf16_native && !opts_.force_bf16_emulation && !opts_.deterministic ? GemmPrec::kBf16
                                                                                       : GemmPrec::kBf16Emu;
       break;
-    case DType::kInt8: prec_ = GemmPrec::kInt8; break;
+    case DType::kInt8:
+      prec_ = GemmPrec::kInt8;
+      s16_ = use_igemm();
+      break;
     case DType::kFp16:
       throw Error(ErrorCode::kUnsupported, "fp16 is a GPU dtype; on CPU use bf16 (or fp32 / int8)");
   }
@@ -41,8 +44,7 @@ CpuOps::CpuOps(DType dtype, const CpuOpsOptions& opts) : dtype_(dtype), opts_(op
   if (prec_ == GemmPrec::kBf16Emu)
     describe_ += ", bf16 EMULATED (bf16-rounded operands, fp32 GEMM: no bf16 matmul on this CPU)";
   if (prec_ == GemmPrec::kInt8)
-    describe_ += use_igemm() ? ", int8 weights 8-bit, GEMM igemm_u8s8 (exact s16 pairs: no VNNI)"
-                                     : ", int8 weights 8-bit";
+    describe_ += s16_ ? ", int8 weights 8-bit or wider, s16 activations (igemm_s16s8: no VNNI)" : ", int8 weights 8-bit";
   if (opts_.deterministic) {
     opts_.attn_sgemm = false;
     describe_ += ", deterministic (batch-invariant GEMMs)";
@@ -133,7 +135,7 @@ void CpuOps::bind(Act& a, char* p) const {
   a.aux = a.aux2 = nullptr;
   if (!p || a.use == ActUse::kPlain || prec_ == GemmPrec::kF32) return;
   a.aux = p + (has_main(a.use) ? align64(static_cast<std::size_t>(a.rows) * a.cols * 4) : 0);
-  if (prec_ == GemmPrec::kInt8) a.aux2 = a.aux + align64(static_cast<std::size_t>(a.rows) * a.cols);
+  if (prec_ == GemmPrec::kInt8) a.aux2 = a.aux + align64(static_cast<std::size_t>(a.rows) * a.cols * comp_elem());
   if (precise()) a.aux3 = a.aux + comp_bytes(a.rows, a.cols);
 }
 

@@ -154,14 +154,21 @@ class CpuOps final : public Ops, public CpuOpsInfo {
  protected:
   // ---- activation layout -----------------------------------------------------------
   // Layout of an activation: [fp32 rows][companion rows][per-row data]. Companion rows:
-  // bf16 (native), bf16-rounded fp32 (emulated), u8 (int8, with a RowQ per row). An int8
-  // kGemmOnly activation has no fp32 rows at all.
+  // bf16 (native), bf16-rounded fp32 (emulated), u8 (int8 on oneDNN) or s16 (int8 on
+  // igemm_s16s8, s16_), with a RowQ per row. An int8 kGemmOnly activation has no fp32 rows.
+  //
+  // Why s16 activations without VNNI: there the GEMM (igemm.h) widens activations to 16
+  // bits for vpmaddwd anyway, so symmetric per-row s16 activations (and per-channel
+  // weights) over the ranges igemm_range(K) allows (K = 384: 12 bits + sign each; 4096:
+  // 724) cost what 8-bit ones do and cut the rounding error 5-19x. With u8 activations the exact 8-bit-weight
+  // GEMM failed the TREC-DL gate on near-ties: top-1 95.3 % (lists 23 and 37 flipped,
+  // fp32 margins 0.015 and 0.031 logit; max |dlogit| 0.084; AMD EPYC Zen 3, 2026-12).
   struct RowQ {
     float scale;
     int32_t zp;
   };
   std::size_t comp_elem() const {
-    return prec_ == GemmPrec::kBf16 ? 2 : prec_ == GemmPrec::kBf16Emu ? 4 : prec_ == GemmPrec::kInt8 ? 1 : 0;
+    return prec_ == GemmPrec::kBf16 ? 2 : prec_ == GemmPrec::kBf16Emu ? 4 : prec_ == GemmPrec::kInt8 ? (s16_ ? 2 : 1) : 0;
   }
   std::size_t comp_bytes(int rows, int cols) const {
     const std::size_t n = static_cast<std::size_t>(rows) * cols;
@@ -253,7 +260,7 @@ class CpuOps final : public Ops, public CpuOpsInfo {
   std::size_t precise_scratch(const Act& in, const Linear& L) const {
     if (!precise()) return 0;
     const std::size_t P = static_cast<std::size_t>(std::min(in.rows, batch().num_seqs()));
-    return align64(2 * P * L.K()) + align64(2 * P * L.N() * 4);
+    return align64(2 * P * L.K() * (s16_ ? 2 : 1)) + align64(2 * P * L.N() * 4);
   }
   // Scratch for converting `in` for w in gemm_src (companion rows and precise rows).
   std::size_t convert_bytes(const Act& in, const CpuLinear& w) const {
@@ -284,6 +291,7 @@ class CpuOps final : public Ops, public CpuOpsInfo {
   }
   Src gemm_src(const Act& in, const CpuLinear& w);
   uint8_t* q8(const Act& a) const { return reinterpret_cast<uint8_t*>(a.aux); }
+  int16_t* q16(const Act& a) const { return reinterpret_cast<int16_t*>(a.aux); }
   RowQ* rowq(const Act& a) const { return reinterpret_cast<RowQ*>(a.aux2); }
   // Companion of row r from the fp32 values `src` (no-op without a companion).
   void comp_from(const Act& a, int r, const float* src) const;
@@ -338,6 +346,8 @@ class CpuOps final : public Ops, public CpuOpsInfo {
   }
   // u16 per-row asymmetric quantisation of x[0..n), split into high and low bytes.
   static void quantize16(const float* x, int n, uint8_t* hi, uint8_t* lo, RowQ* q);
+  // Symmetric per-row s16 quantisation of x[0..n) to [-qmax, qmax] (s16_ activations).
+  static void quantize_s16(const float* x, int n, int qmax, int16_t* q, float* scale);
   void on_begin() override;
 
   // An int8 GEMM over `in` (with its precise rows): the s32 accumulators and, per row,
@@ -399,6 +409,7 @@ class CpuOps final : public Ops, public CpuOpsInfo {
   DType dtype_;
   CpuOpsOptions opts_;
   GemmPrec prec_ = GemmPrec::kF32;
+  bool s16_ = false;  // int8 activations as s16 for igemm_s16s8 (see the layout note)
   dnnl::engine eng_;
   std::unique_ptr<dnnl::stream> strm_;
   std::vector<int32_t> pooled_seq_;  // per token of the pass: the sequence it is the pooled row of, or -1

@@ -117,23 +117,26 @@ Linear::Linear(const dnnl::engine& eng, GemmPrec prec, GemmPost post, const std:
       break;
     case GemmPrec::kInt8: {
       wdt = dt::s8;
-      plain.resize(NK);
+      // Symmetric per-output-channel quantisation: 8 bits for oneDNN; on igemm_s16s8 (no
+      // VNNI) the wider range igemm_range(K) allows at the same speed, stored as s16.
+      const bool wide = use_igemm();
+      const int qmax = wide ? igemm_range(K_).w : 127;
+      plain.resize(NK * (wide ? 2 : 1));
       w_scale_.resize(N_);
       w_sum_.resize(N_);
-      // Symmetric per-output-channel quantisation, 8 bits on every CPU (igemm.h: where
-      // oneDNN would saturate, the GEMM is igemm_u8s8).
-      const int qmax = 127;
       for_rows([&](int n, const float* w) {
         float amax = 0.f;
         for (int k = 0; k < K_; ++k) amax = std::max(amax, std::fabs(w[k]));
         const float scale = amax > 0.f ? amax / qmax : 1.0f;
         const float inv = 1.0f / scale;
         int8_t* q = reinterpret_cast<int8_t*>(plain.data()) + static_cast<size_t>(n) * K_;
+        int16_t* q16 = reinterpret_cast<int16_t*>(plain.data()) + static_cast<size_t>(n) * K_;
         int32_t sum = 0;
         for (int k = 0; k < K_; ++k) {
           int v = static_cast<int>(std::nearbyint(w[k] * inv));
           v = std::clamp(v, -qmax, qmax);
-          q[k] = static_cast<int8_t>(v);
+          if (wide) q16[k] = static_cast<int16_t>(v);
+          else q[k] = static_cast<int8_t>(v);
           sum += v;
         }
         w_scale_[n] = scale;
@@ -152,8 +155,8 @@ Linear::Linear(const dnnl::engine& eng, GemmPrec prec, GemmPost post, const std:
   if (deterministic && prec_ == GemmPrec::kBf16)
     throw Error(ErrorCode::kUnsupported, "deterministic bf16 needs the emulated bf16 GEMM (cpu backend bug)");
   if (prec_ == GemmPrec::kInt8 && use_igemm()) {
-    own_ = std::make_unique<PackedS8>(reinterpret_cast<const int8_t*>(plain.data()), N_, K_);
-    impl_ = std::string("crossrank igemm_u8s8 (s16 pairs, ") + (cpu_isa() >= Isa::kAvx2 ? "avx2)" : "scalar)");
+    own_ = std::make_unique<PackedS8>(reinterpret_cast<const int16_t*>(plain.data()), N_, K_);
+    impl_ = std::string("crossrank igemm_s16s8 (s16 activations, ") + (cpu_isa() >= Isa::kAvx2 ? "avx2)" : "scalar)");
     return;
   }
   if (prec_ != GemmPrec::kInt8) {
@@ -215,7 +218,7 @@ dnnl::matmul Linear::prim_for(int M) const {
 void Linear::run(dnnl::stream& s, const void* src, int M, void* y) const {
   if (M <= 0) return;
   if (own_) {
-    igemm_u8s8(static_cast<const uint8_t*>(src), K_, M, *own_, static_cast<int32_t*>(y), N_);
+    igemm_s16s8(static_cast<const int16_t*>(src), K_, M, *own_, static_cast<int32_t*>(y), N_);
     return;
   }
   if (det_) {

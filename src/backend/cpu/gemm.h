@@ -49,11 +49,11 @@ enum class GemmPost { kBias, kBiasGelu, kBiasAccumulate, kBiasGeluTanh };
 struct GemmCaps {
   bool bf16_native = false;      // a non-reference bf16 matmul exists
   bool int8_saturates = false;   // oneDNN's u8*s8 pairs saturate at s16 (no VNNI): int8
-                                 // GEMMs run on igemm_u8s8 (exact, 8-bit weights) instead
+                                 // GEMMs run on igemm_s16s8 (exact, 8-bit weights) instead
   std::string isa;               // oneDNN's effective ISA, for logs
 };
 const GemmCaps& gemm_caps();
-// True when int8 GEMMs run on igemm_u8s8: oneDNN's would saturate, or the kernels are
+// True when int8 GEMMs run on igemm_s16s8: oneDNN's would saturate, or the kernels are
 // capped at AVX2 or below (CROSSRANK_CPU_ISA, so that CI on a VNNI CPU runs this path too).
 bool use_igemm();
 
@@ -70,10 +70,13 @@ class Linear {
   int N() const { return N_; }
   int K() const { return K_; }
   GemmPrec prec() const { return prec_; }
+  // True when this int8 GEMM is crossrank's igemm (use_igemm()): it reads s16 activations.
+  bool s16_activations() const { return own_ != nullptr; }
 
   // f32 / bf16 / bf16-emu: y[M,N] (ldy = N) = post(src[M,K] W^T + b). src is float* for
   // kF32/kBf16Emu and uint16_t* (bf16) for kBf16. For kBiasAccumulate y is read first.
-  // kInt8: src is uint8_t*, y is int32_t* (raw s32 accumulators, no bias).
+  // kInt8: src is uint8_t* (oneDNN, u8 activations) or int16_t* (s16_activations(): s16
+  // activations within igemm_range(K).a), y is int32_t* (raw s32 accumulators, no bias).
   void run(dnnl::stream& s, const void* src, int M, void* y) const;
 
   // int8 epilogue parameters (see dequant_row in kernels.h).
@@ -97,7 +100,7 @@ class Linear {
   std::vector<float> bias_, w_scale_;
   std::vector<int32_t> w_sum_;
   dnnl::memory wmem_, bias_mem_;
-  std::unique_ptr<PackedS8> own_;   // int8 on igemm_u8s8 (no oneDNN primitive then)
+  std::unique_ptr<PackedS8> own_;   // int8 on igemm_s16s8 (no oneDNN primitive then)
   std::unique_ptr<PackedF32> det_;  // fp32 / bf16-emu on sgemm_det (deterministic)
   dnnl::primitive_attr attr_;
   bool runtime_m_ = true;

@@ -1,6 +1,7 @@
 #include "backend/cpu/igemm.h"
 
 #include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include "backend/cpu/isa.h"
@@ -9,24 +10,36 @@ namespace crossrank::cpu {
 
 PackedS8::PackedS8(const int8_t* w, int N, int K)
     : N_(N), K_(K), data_(aligned_zeros<int16_t>(static_cast<std::size_t>(panels()) * k2() * 32)) {
-  const int K2 = k2();
+  pack(w);
+}
+PackedS8::PackedS8(const int16_t* w, int N, int K)
+    : N_(N), K_(K), data_(aligned_zeros<int16_t>(static_cast<std::size_t>(panels()) * k2() * 32)) {
+  pack(w);
+}
+
+template <class T>
+void PackedS8::pack(const T* w) {
+  const int K2 = k2(), N = N_, K = K_;
 #pragma omp parallel for schedule(static)
   for (int pn = 0; pn < panels(); ++pn) {
     int16_t* dst = data_.get() + static_cast<std::size_t>(pn) * K2 * 32;
     for (int j = 0; j < 16; ++j) {
       const int r = pn * 16 + j;
       if (r >= N) break;
-      const int8_t* src = w + static_cast<std::size_t>(r) * K;
+      const T* src = w + static_cast<std::size_t>(r) * K;
       for (int k = 0; k < K; ++k) dst[static_cast<std::size_t>(k / 2) * 32 + 2 * j + (k & 1)] = src[k];
     }
   }
 }
 
-void igemm_u8s8_scalar(const uint8_t* A, std::size_t lda, int M, const PackedS8& W, int32_t* C, std::size_t ldc) {
+namespace {
+
+template <class T>
+void igemm_scalar(const T* A, std::size_t lda, int M, const PackedS8& W, int32_t* C, std::size_t ldc) {
   const int N = W.N(), K = W.K();
 #pragma omp parallel for schedule(static)
   for (int m = 0; m < M; ++m) {
-    const uint8_t* a = A + static_cast<std::size_t>(m) * lda;
+    const T* a = A + static_cast<std::size_t>(m) * lda;
     for (int n = 0; n < N; ++n) {
       const int16_t* w = W.panel(n / 16) + 2 * (n % 16);
       int32_t s = 0;
@@ -36,13 +49,14 @@ void igemm_u8s8_scalar(const uint8_t* A, std::size_t lda, int M, const PackedS8&
   }
 }
 
-void igemm_u8s8(const uint8_t* A, std::size_t lda, int M, const PackedS8& W, int32_t* C, std::size_t ldc) {
+// Blocking (AMD EPYC Zen 3, 2 cores): MC rows of A, as 16-bit pairs (MC * K * 2 bytes, L2),
+// are multiplied with each 16-column panel in K chunks of 2 * KC, so the chunk of the panel
+// (KC * 64 bytes = 8 KB) stays in L1 across the MC rows. Threads split the panels; every
+// row's sum runs over K in the same order whatever M is.
+template <class T>
+void igemm_blocked(const T* A, std::size_t lda, int M, const PackedS8& W, int32_t* C, std::size_t ldc) {
   if (M <= 0) return;
-  if (cpu_isa() < Isa::kAvx2) return igemm_u8s8_scalar(A, lda, M, W, C, ldc);
-  // Blocking (AMD EPYC Zen 3, 2 cores): MC rows of A, widened to u16 once (MC * K * 2
-  // bytes, L2), are multiplied with each 16-column panel in K chunks of 2 * KC, so the
-  // chunk of the panel (KC * 64 bytes = 8 KB) stays in L1 across the MC rows. Threads
-  // split the panels; every row's sum runs over K in the same order whatever M is.
+  if (cpu_isa() < Isa::kAvx2) return igemm_scalar(A, lda, M, W, C, ldc);
   constexpr int MC = 96, KC = 128;
   const int K = W.K(), K2 = W.k2(), N = W.N(), P = W.panels();
   const int mc_max = std::min(M, MC);
@@ -52,9 +66,9 @@ void igemm_u8s8(const uint8_t* A, std::size_t lda, int M, const PackedS8& W, int
     const int mc = std::min(MC, M - m0);
 #pragma omp for schedule(static)
     for (int r = 0; r < mc; ++r) {
-      const uint8_t* a = A + static_cast<std::size_t>(m0 + r) * lda;
-      uint16_t* d = reinterpret_cast<uint16_t*>(a16.data() + static_cast<std::size_t>(r) * K2);
-      for (int k = 0; k < K; ++k) d[k] = a[k];
+      const T* a = A + static_cast<std::size_t>(m0 + r) * lda;
+      int16_t* d = reinterpret_cast<int16_t*>(a16.data() + static_cast<std::size_t>(r) * K2);
+      for (int k = 0; k < K; ++k) d[k] = static_cast<int16_t>(a[k]);  // u8 zero-extends; s16 as is
       if (K & 1) d[K] = 0;
     }
 #pragma omp for schedule(static)
@@ -65,6 +79,31 @@ void igemm_u8s8(const uint8_t* A, std::size_t lda, int M, const PackedS8& W, int
                           std::min(KC, K2 - k0), C + static_cast<std::size_t>(m0) * ldc + 16 * p, ldc, nvalid, k0 > 0);
     }
   }
+}
+
+}  // namespace
+
+void igemm_u8s8_scalar(const uint8_t* A, std::size_t lda, int M, const PackedS8& W, int32_t* C, std::size_t ldc) {
+  igemm_scalar(A, lda, M, W, C, ldc);
+}
+void igemm_u8s8(const uint8_t* A, std::size_t lda, int M, const PackedS8& W, int32_t* C, std::size_t ldc) {
+  igemm_blocked(A, lda, M, W, C, ldc);
+}
+void igemm_s16s8_scalar(const int16_t* A, std::size_t lda, int M, const PackedS8& W, int32_t* C, std::size_t ldc) {
+  igemm_scalar(A, lda, M, W, C, ldc);
+}
+void igemm_s16s8(const int16_t* A, std::size_t lda, int M, const PackedS8& W, int32_t* C, std::size_t ldc) {
+  igemm_blocked(A, lda, M, W, C, ldc);
+}
+
+IgemmRange igemm_range(int K) {
+  const double k = std::max(K, 1);
+  const double lim = 2147483647.0;
+  int v = static_cast<int>(std::floor(std::sqrt(lim / k)));
+  v = std::min({v, 16383, static_cast<int>(lim / (255.0 * k))});
+  v = std::max(v, 1);
+  while (static_cast<double>(v) * v * k >= lim && v > 1) --v;
+  return {v, v};
 }
 
 }  // namespace crossrank::cpu

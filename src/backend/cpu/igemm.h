@@ -23,14 +23,15 @@
 
 namespace crossrank::cpu {
 
-// Weights packed for igemm_u8s8: panels of 16 output channels; inside a panel, for each
-// pair of K, the 16 channels' (w[n,2k], w[n,2k+1]) as s16 pairs. N and K are padded with
-// zeros to multiples of 16 and 2.
+// Weights packed for igemm_u8s8 / igemm_s16s8: panels of 16 output channels; inside a
+// panel, for each pair of K, the 16 channels' (w[n,2k], w[n,2k+1]) as s16 pairs. N and K
+// are padded with zeros to multiples of 16 and 2. Weights are 8-bit or wider (igemm_range).
 class PackedS8 {
  public:
   PackedS8() = default;
   // Packs W [N, K] row-major (row stride K).
   PackedS8(const int8_t* w, int N, int K);
+  PackedS8(const int16_t* w, int N, int K);
   int N() const { return N_; }
   int K() const { return K_; }
   int panels() const { return (N_ + 15) / 16; }
@@ -40,6 +41,8 @@ class PackedS8 {
   std::size_t bytes() const { return static_cast<std::size_t>(panels()) * k2() * 64; }
 
  private:
+  template <class T>
+  void pack(const T* w);
   int N_ = 0, K_ = 0;
   AlignedArray<int16_t> data_;
 };
@@ -51,8 +54,25 @@ void igemm_u8s8(const uint8_t* A, std::size_t lda, int M, const PackedS8& W, int
 // The portable kernel (the reference semantics; also the scalar ISA level's).
 void igemm_u8s8_scalar(const uint8_t* A, std::size_t lda, int M, const PackedS8& W, int32_t* C, std::size_t ldc);
 
+// The same GEMM with s16 activations: C[m, n] = sum_k A[m, k] * W[n, k], A int16 and the
+// packed weights within igemm_range(K), so no s32 sum can overflow. Same kernel, same
+// speed: the u8 path widens its activations to 16 bits before vpmaddwd anyway (cpu int8
+// uses this where there is no VNNI: see cpu_ops_impl.h).
+void igemm_s16s8(const int16_t* A, std::size_t lda, int M, const PackedS8& W, int32_t* C, std::size_t ldc);
+void igemm_s16s8_scalar(const int16_t* A, std::size_t lda, int M, const PackedS8& W, int32_t* C, std::size_t ldc);
+// The ranges of crossrank's int8 linears on igemm_s16s8 for inner dimension K: weights
+// in [-w, w] (per output channel), activations in [-a, a] (per row), with w * a * K < 2^31
+// (no s32 sum overflows) and 255 * w * K < 2^31 (the 16-bit pooled rows' u8 halves),
+// split evenly: K = 384: 2364 each (12 bits + sign); 1536: 1182; 4096: 724; 12288: 418.
+// Why: vpmaddwd multiplies 16-bit operands at the same speed whatever their range, so on
+// CPUs without VNNI wider weights and activations are free (see cpu_ops_impl.h).
+struct IgemmRange {
+  int w = 127, a = 127;
+};
+IgemmRange igemm_range(int K);
+
 namespace avx2 {
-// One block of the AVX2 kernel: rows [0, M) of A16 (u16 pairs, row stride lda2 in pairs)
+// One block of the AVX2 kernel: rows [0, M) of A16 (16-bit pairs, row stride lda2 in pairs)
 // times panel `w` (K pairs [k0, k0 + kc)) into C columns [0, nvalid) (+= when accumulate).
 void igemm_block(const uint32_t* a16, std::size_t lda2, int M, const int16_t* w, int kc, int32_t* C,
                  std::size_t ldc, int nvalid, bool accumulate);
