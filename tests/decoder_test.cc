@@ -46,6 +46,12 @@ std::unique_ptr<Ops> make_ops(const std::string& target) {
 }
 
 // The synthetic config of `model` with the golden's score token ids.
+// A pass over one sequence.
+PackedBatch one(const EncodedPair& e, const ModelConfig& c) {
+  const std::vector<const EncodedPair*> v{&e};
+  return pack_batch(v, c);
+}
+
 ModelConfig golden_config(const std::string& model, const nlohmann::json& g) {
   ModelConfig c = synthetic_config(model);
   if (g.contains("score_ids")) c.dec.score_tokens = g["score_ids"].get<std::vector<int32_t>>();
@@ -84,7 +90,7 @@ TEST_P(DecoderGoldens, MatchesTransformers) {
   double d_single = 0, d_batch = 0, d_vs = 0;
   std::vector<float> single;
   for (size_t i = 0; i < enc.size(); ++i) {
-    single.push_back(be->forward(pack_batch({&enc[i]}, c))[0]);
+    single.push_back(be->forward(one(enc[i], c))[0]);
     d_single = std::max(d_single, std::abs(single[i] - want[i]));
   }
   std::vector<const EncodedPair*> all;
@@ -114,6 +120,29 @@ INSTANTIATE_TEST_SUITE_P(Tiny, DecoderGoldens,
                            std::replace(n.begin(), n.end(), '-', '_');
                            return n;
                          });
+
+// The published mxbai-rerank-base-v2 shape (Qwen2-0.5B: 24 x 896, 14 / 2 heads, vocab
+// 151936) on a few token-id cases (scripts/make_decoder_goldens.py --large); cpu fp32 only.
+TEST(DecoderGoldens, SlowMxbaiRerankBaseV2Shape) {
+  const std::string path = test::test_data("goldens/decoders/mxbai-rerank-base-v2.json");
+  if (!fs::exists(path)) GTEST_SKIP() << "no large golden";
+  const auto g = golden("mxbai-rerank-base-v2");
+  const ModelConfig c = golden_config("mxbai-rerank-base-v2", g);
+  auto be = make_backend(make_ops("cpu_fp32"), c, synthetic_weights(c, 0));
+  double scale = 1, d = 0;
+  std::vector<EncodedPair> enc;
+  for (const auto& k : g.at("cases")) {
+    EncodedPair e;
+    e.ids = k.at("ids").get<std::vector<int32_t>>();
+    e.type_ids.assign(e.ids.size(), 0);
+    const double want = k.at("logit").get<double>();
+    scale = std::max(scale, std::abs(want));
+    d = std::max(d, std::abs(be->forward(one(e, c))[0] - want));
+  }
+  std::printf("[decoder] mxbai-rerank-base-v2/cpu_fp32: %zu cases, logit scale %.3g, max |dlogit| %.3g\n",
+              g.at("cases").size(), scale, d);
+  EXPECT_LE(d, 1e-5 * scale);
+}
 
 // Text pairs through the engine (the recipe's prompt and truncation with the real Qwen
 // vocabulary): the reference's ids exactly, its logit within 1e-5 of the scale, and the

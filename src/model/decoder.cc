@@ -140,10 +140,12 @@ EncodedPair build_query_cap_prompt(const std::vector<std::int32_t>& pre, std::ve
   if (o.max_doc_tokens > 0) keep_tokens(d, static_cast<std::size_t>(o.max_doc_tokens), o.truncation_side);
   const std::size_t L = static_cast<std::size_t>(o.max_length);
   const std::size_t n = pre.size() + q.size() + mid.size() + d.size() + post.size();
-  if (n > L) {
-    if (!o.truncate)
+  if (!o.truncate) {
+    if (n > L)
       throw Error(ErrorCode::kTooLong, "the prompt has " + std::to_string(n) + " tokens, more than max_length " +
                                            std::to_string(o.max_length) + ", and truncation is off");
+  } else {
+    // The references apply their caps whether or not the prompt would fit.
     const std::size_t fixed = ref == RefMaxLength::kFlagLlm ? 2 * post.size() : pre.size() + post.size();
     const std::size_t M = L > fixed ? L - fixed : 0;
     // The query from its end (the references' tokenizers truncate on the right), the
