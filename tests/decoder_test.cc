@@ -61,8 +61,9 @@ ModelConfig golden_config(const std::string& model, const nlohmann::json& g) {
 // Tolerance vs transformers, relative to the logit scale (max |logit| over the cases, >= 1).
 double tolerance(const std::string& target) {
   if (target == "ref" || target == "cpu_fp32") return 1e-5;
-  if (target == "cpu_bf16") return 0.05;
-  return 0.15;  // cpu_int8
+  // Measured (tiny shapes, logits |z| < 0.5): bf16 <= 1.5e-3, int8 <= 2.5e-3.
+  if (target == "cpu_bf16") return 5e-3;
+  return 1e-2;  // cpu_int8
 }
 
 class DecoderGoldens : public ::testing::TestWithParam<std::tuple<std::string, std::string>> {};
