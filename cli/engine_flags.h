@@ -1,6 +1,6 @@
 #pragma once
 // The engine flags every subcommand that opens a model shares (--dtype, --backend,
-// --threads, --memory-budget-mb, --device, --deterministic), declared once.
+// --threads, --memory-budget-mb, --device, --deterministic, --reranker), declared once.
 #include <CLI/CLI.hpp>
 #include <string>
 
@@ -13,6 +13,7 @@ struct EngineFlags {
   int threads = 0, device = 0;
   std::size_t memory_mb = 0;
   bool deterministic = false;
+  std::string reranker;
 
   // Adds the flags to `app`; `dtype_help` overrides the --dtype help text (e.g. bench's
   // comma lists), `with_memory` adds --memory-budget-mb.
@@ -25,6 +26,11 @@ struct EngineFlags {
     app->add_flag("--deterministic", deterministic,
                   "bit-identical scores whatever the batching, threads and other pairs (same binary and ISA)")
         ->envname("CROSSRANK_DETERMINISTIC");
+    app->add_option("--reranker", reranker,
+                    "decoder rerankers: the recipe (prompt, truncation, score) when the model's folder or hub name "
+                    "does not say it: qwen3-reranker, qwen3-reranker-seq-cls, mxbai-rerank-v2, mxbai-rerank-v2-seq-cls, "
+                    "bge-reranker-v2-gemma")
+        ->envname("CROSSRANK_RERANKER");
   }
   // The parsed EngineOptions; throws Error for an unknown dtype or backend.
   EngineOptions get() const {
@@ -35,6 +41,7 @@ struct EngineFlags {
     o.memory_budget_mb = memory_mb;
     o.device = device;
     o.deterministic = deterministic;
+    o.reranker = reranker;
     return o;
   }
 };

@@ -33,7 +33,7 @@ int main(int argc, char** argv) {
   score->add_option("--long-doc", s_long, "truncate | chunk (max over overlapping windows)");
   score->add_option("--chunk-overlap", sa.score.chunk_overlap, "chunk mode: tokens shared by windows (64)");
   score->add_option("--instruction", sa.score.instruction,
-                    "decoder rerankers (Qwen3): the task instruction (default: the model card's web-search one)");
+                    "decoder rerankers: the task instruction (default: the recipe's own, e.g. Qwen3-Reranker's web-search one)");
   sf.add(score);
 
   auto* bench = app.add_subcommand("bench", "latency / throughput / memory per batch size");

@@ -83,6 +83,9 @@ struct EngineOptions {
   // ISA level; README "Deterministic scores"). Backends without invariant kernels (cuda)
   // refuse it at open() with Error(kUnsupported).
   bool deterministic = false;
+  // Decoder rerankers: the recipe (prompt, truncation, score) by name, e.g. "mxbai-rerank-v2",
+  // for a model whose folder or hub name is not recognised; "": by name (docs/models.md).
+  std::string reranker;
 };
 
 struct ScoreOptions {
@@ -119,7 +122,7 @@ struct EncodedPair {
 struct ModelInfo {
   std::string name;          // as given to Engine::open: folder path, hub id or "synthetic:NAME"
   std::string architecture;  // as config.json, e.g. "XLMRobertaForSequenceClassification"
-  std::string family;        // "xlm-roberta" | "bert" | "qwen3"
+  std::string family;        // "xlm-roberta" | "bert" | "qwen3" | a decoder recipe's family
   int layers = 0, hidden = 0, heads = 0, kv_heads = 0, head_dim = 0, intermediate = 0, vocab_size = 0;
   int max_length = 0;        // longest pair the model accepts (positions), e.g. 8192
   std::int64_t parameters = 0;

@@ -209,6 +209,8 @@ class Reranker:
         (None = the model card's default); every scoring call also takes one.
     deterministic: bit-identical scores whatever the batching, threads and other pairs
         (same binary and ISA level; see the README's "Deterministic scores").
+    reranker: decoder rerankers: the recipe ("mxbai-rerank-v2", "bge-reranker-v2-gemma", ...)
+        when the model's folder or hub name does not say it (None: recognised by name).
     revision, cache_dir, token, local_files_only: for a hub id, as huggingface_hub takes them
         (default: the id's @REVISION or "main", HF_HUB_CACHE, HF_TOKEN, HF_HUB_OFFLINE).
     """
@@ -234,6 +236,7 @@ class Reranker:
         cache_dir: Optional[Union[str, os.PathLike]] = None,
         token: Optional[str] = None,
         local_files_only: bool = False,
+        reranker: Optional[str] = None,
     ) -> None:
         self.model_name = os.fspath(model_dir)
         if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 0):
@@ -244,7 +247,7 @@ class Reranker:
             token=token if isinstance(token, str) else ("" if token is False else None),
             local_files_only=bool(local_files_only))
         self._engine = _crossrank.Engine(self.model_dir, str(dtype), str(backend), int(threads or 0),
-                                         bool(deterministic))
+                                         bool(deterministic), str(reranker or ""))
         self.info = self._engine.info()
         self.info["name"] = self.model_name  # the hub id, not its snapshot folder
         self.max_length = self._check_max_length(max_length)

@@ -35,9 +35,10 @@ py::array_t<T> to_numpy(std::vector<T>&& v) {
 class PyEngine {
  public:
   PyEngine(const std::string& model, const std::string& dtype, const std::string& backend, int threads,
-           bool deterministic) {
+           bool deterministic, const std::string& reranker) {
     EngineOptions o;
     o.deterministic = deterministic;
+    o.reranker = reranker;
     o.dtype = parse_dtype(dtype);
     o.backend = parse_backend(backend);
     if (threads < 0) throw Error("threads must be >= 0 (0 = all cores)");
@@ -163,9 +164,9 @@ PYBIND11_MODULE(_crossrank, m) {
   py::register_exception<Error>(m, "CrossrankError", PyExc_ValueError);
   m.attr("__version__") = version();
   py::class_<PyEngine>(m, "Engine")
-      .def(py::init<const std::string&, const std::string&, const std::string&, int, bool>(), py::arg("model"),
-           py::arg("dtype") = "fp32", py::arg("backend") = "auto", py::arg("threads") = 0,
-           py::arg("deterministic") = false)
+      .def(py::init<const std::string&, const std::string&, const std::string&, int, bool, const std::string&>(),
+           py::arg("model"), py::arg("dtype") = "fp32", py::arg("backend") = "auto", py::arg("threads") = 0,
+           py::arg("deterministic") = false, py::arg("reranker") = "")
       .def("score", &PyEngine::score, py::arg("queries"), py::arg("documents"), py::arg("max_length") = 512,
            py::arg("truncation") = "flagembedding", py::arg("batch_size") = 32, py::arg("normalize") = false,
            py::arg("long_doc") = "truncate", py::arg("chunk_overlap") = 64, py::arg("max_chunks") = 256,

@@ -123,7 +123,10 @@ class EngineImpl final : public Engine {
           throw Error(ErrorCode::kUnsupported, "fp16 is a GPU dtype; on CPU use bf16");
         ops = make_cpu_ops(opts.dtype, opts.deterministic);
     }
-    if (tok_) config_.arch->check_tokenizer(*tok_, config_);
+    if (tok_) {
+      config_.arch->check_tokenizer(*tok_, config_);
+      config_.arch->bind_tokenizer(*tok_, config_);
+    }
     RunnerOptions ro;
     if (tok_ && ops->wants_calibration()) ro.calibration = calibration_batch();
     backend_ = make_backend(std::move(ops), config_, tensors, ro);
@@ -297,6 +300,9 @@ std::unique_ptr<Engine> Engine::open(const std::string& model, const EngineOptio
       name = name.substr(0, at);
     }
     ModelConfig c = synthetic_config(name);
+    if (!opts.reranker.empty() && opts.reranker != c.arch->recipe())
+      throw Error(ErrorCode::kUnsupported, "--reranker '" + opts.reranker + "' does not apply to " + model +
+                                               " (its recipe: " + (*c.arch->recipe() ? c.arch->recipe() : "none") + ")");
     auto tok = synthetic_tokenizer(c);
     auto w = synthetic_weights(c, seed);
     return std::make_unique<EngineImpl>(model, c, w, std::move(tok), opts);
@@ -306,7 +312,7 @@ std::unique_ptr<Engine> Engine::open(const std::string& model, const EngineOptio
   const fs::path dir(folder);
   if (!fs::is_directory(dir)) throw Error(model + ": model folder not found");
   if (!fs::exists(dir / "config.json")) throw Error(model + ": no config.json in the model folder");
-  ModelConfig c = load_config((dir / "config.json").string());
+  ModelConfig c = load_config((dir / "config.json").string(), ModelHint{model, opts.reranker});
   auto tok = load_tokenizer(folder);
   auto w = load_weights(folder, c);
   return std::make_unique<EngineImpl>(model, c, w, std::move(tok), opts);

@@ -2,18 +2,22 @@
 #include "model/architecture.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 
+#include "model/decoder.h"
 #include "model/encoder.h"
-#include "model/qwen3.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
 
 namespace crossrank {
 
 const std::vector<const Architecture*>& architectures() {
-  static const std::vector<const Architecture*> all{&xlm_roberta_architecture(), &bert_architecture(),
-                                                     &qwen3_architecture()};
+  static const std::vector<const Architecture*> all = [] {
+    std::vector<const Architecture*> v{&xlm_roberta_architecture(), &bert_architecture()};
+    for (const Architecture* a : decoder_architectures()) v.push_back(a);
+    return v;
+  }();
   return all;
 }
 
@@ -24,10 +28,91 @@ const Architecture* find_architecture(std::string_view hf_class) {
   return nullptr;
 }
 
-std::string supported_architectures() {
+namespace {
+
+std::string lower(std::string s) {
+  for (char& ch : s) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return s;
+}
+
+// The names a model is recognised by: the last component of a folder path or hub id
+// ("ORG/NAME@REV" without the revision), and for a hub cache snapshot
+// (.../models--ORG--NAME/snapshots/SHA) its repository folder.
+std::vector<std::string> model_names(std::string name) {
+  while (name.size() > 1 && name.back() == '/') name.pop_back();
+  if (const auto at = name.rfind('@'); at != std::string::npos && name.find('/', at) == std::string::npos)
+    name.resize(at);
+  std::vector<std::string> parts;
+  std::size_t b = 0;
+  for (std::size_t e; (e = name.find('/', b)) != std::string::npos; b = e + 1) parts.push_back(name.substr(b, e - b));
+  parts.push_back(name.substr(b));
+  std::vector<std::string> out{lower(parts.back())};
+  if (parts.size() >= 3 && parts[parts.size() - 2] == "snapshots") out.push_back(lower(parts[parts.size() - 3]));
+  return out;
+}
+
+std::string recipes_of(std::string_view hf_class) {
   std::string r;
   for (const Architecture* a : architectures())
-    for (const std::string& n : a->hf_classes()) r += (r.empty() ? "" : ", ") + n;
+    for (const std::string& n : a->hf_classes())
+      if (n == hf_class && *a->recipe()) r += (r.empty() ? "" : ", ") + std::string(a->recipe());
+  return r;
+}
+
+}  // namespace
+
+std::string recipe_list() {
+  std::string r;
+  for (const Architecture* a : architectures()) {
+    if (!*a->recipe()) continue;
+    std::string classes;
+    for (const std::string& n : a->hf_classes()) classes += (classes.empty() ? "" : ", ") + n;
+    r += (r.empty() ? "" : "; ") + std::string(a->recipe()) + " (" + classes + ")";
+  }
+  return r;
+}
+
+const Architecture* resolve_architecture(std::string_view hf_class, const ModelHint& hint, const std::string& where) {
+  std::vector<const Architecture*> of;
+  for (const Architecture* a : architectures())
+    for (const std::string& n : a->hf_classes())
+      if (n == hf_class) of.push_back(a);
+  if (of.empty()) return nullptr;
+  if (!hint.reranker.empty()) {
+    for (const Architecture* a : of)
+      if (hint.reranker == a->recipe()) return a;
+    const std::string mine = recipes_of(hf_class);
+    throw Error(ErrorCode::kUnsupported,
+                where + ": --reranker '" + hint.reranker + "' does not apply to " + std::string(hf_class) +
+                    (mine.empty() ? " (not a decoder reranker; --reranker selects among: " + recipe_list() + ")"
+                                  : " (recipes for it: " + mine + "; all recipes: " + recipe_list() + ")"));
+  }
+  if (!hint.name.empty()) {
+    const std::vector<std::string> names = model_names(hint.name);
+    for (const Architecture* a : of)
+      for (const std::string& p : a->name_patterns())
+        for (const std::string& n : names)
+          if (n.find(p) != std::string::npos) return a;
+  }
+  for (const Architecture* a : of)
+    if (a->class_default()) return a;
+  if (hint.name.empty()) return of.front();
+  throw Error(ErrorCode::kUnsupported,
+              where + ": '" + hint.name + "' is a " + std::string(hf_class) +
+                  " that matches no known reranker recipe, and crossrank does not score with an arbitrary "
+                  "language model; if it is one of these rerankers, name its folder after it or pass "
+                  "--reranker NAME: " + recipe_list());
+}
+
+std::string supported_architectures() {
+  std::string r;
+  std::vector<std::string> seen;
+  for (const Architecture* a : architectures())
+    for (const std::string& n : a->hf_classes()) {
+      if (std::find(seen.begin(), seen.end(), n) != seen.end()) continue;
+      seen.push_back(n);
+      r += (r.empty() ? "" : ", ") + n;
+    }
   return r;
 }
 

@@ -111,6 +111,18 @@ class Architecture {
   // The real-weight quality gates this family passed per low precision (bench only
   // recommends a gated configuration). Empty string: gated; else why not.
   virtual std::string int8_gate_gap() const { return "no real-weight int8 gate for this family"; }
+
+  // ---- recipes: published rerankers that share an HF class (decoders; model/decoder.h) ----
+  // The name --reranker selects this family by ("" for a family that is not a recipe).
+  virtual const char* recipe() const { return ""; }
+  // Lowercase substrings of a model's name (folder or hub id) that select this family.
+  virtual std::vector<std::string> name_patterns() const { return {}; }
+  // Whether any model of hf_classes() gets this family whatever its name (false: a name
+  // pattern or --reranker must select it, e.g. a *ForCausalLM reranker).
+  virtual bool class_default() const { return true; }
+  // After the tokenizer is loaded (and checked): fills what the model needs from it into
+  // `c` (e.g. the ids of the score tokens). Throws Error when the tokenizer lacks them.
+  virtual void bind_tokenizer(const Tokenizer& tok, ModelConfig& c) const { (void)tok, (void)c; }
 };
 
 // A pair/prompt of `len` tokens for bench inputs: `head` + n_q random ids + `mid` + n_d
@@ -120,8 +132,18 @@ EncodedPair fixed_len_from_template(const std::vector<std::int32_t>& head, const
                                     const std::vector<std::int32_t>& tail, int len, int max_length, std::int32_t lo,
                                     std::int32_t vocab, int second_type, std::uint64_t seed);
 
-// The family reading HF class `hf_class`, or nullptr.
+// The first family reading HF class `hf_class`, or nullptr.
 const Architecture* find_architecture(std::string_view hf_class);
+// The family reading a model of HF class `hf_class` named by `hint` (config.h): the recipe
+// hint.reranker names, else the first family of the class whose name pattern matches
+// hint.name (its last path component, or the repository of a hub cache snapshot), else
+// the class's default family, else (hint.name empty: a config parsed without a model
+// name) the first family of the class. Throws Error listing the recipes when --reranker
+// names none of this class, and when a named model matches no recipe of a class without a
+// default (a *ForCausalLM that is no known reranker: never scored as one).
+const Architecture* resolve_architecture(std::string_view hf_class, const ModelHint& hint, const std::string& where);
+// Every recipe, "name (HFClass, ...)" comma-separated, for messages.
+std::string recipe_list();
 // Every registered family.
 const std::vector<const Architecture*>& architectures();
 // "XLMRobertaForSequenceClassification, ..." for error messages.

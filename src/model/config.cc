@@ -50,13 +50,14 @@ float config_float(const nlohmann::json& j, const char* key, const std::string& 
   return static_cast<float>(d);
 }
 
-ModelConfig parse_config(const nlohmann::json& j, const std::string& where) {
+ModelConfig parse_config(const nlohmann::json& j, const std::string& where, const ModelHint& hint) {
   if (!j.is_object()) throw Error(where + ": config is not a JSON object");
   std::string cls;
   if (j.contains("architectures") && j["architectures"].is_array() && !j["architectures"].empty() &&
       j["architectures"][0].is_string())
     cls = j["architectures"][0].get<std::string>();
   const Architecture* a = find_architecture(cls);
+  if (a) a = resolve_architecture(cls, hint, where);
   if (!a) {
     const std::string model_type = j.contains("model_type") && j["model_type"].is_string()
                                        ? j["model_type"].get<std::string>()
@@ -71,7 +72,7 @@ ModelConfig parse_config(const nlohmann::json& j, const std::string& where) {
   return c;
 }
 
-ModelConfig load_config(const std::string& path) {
+ModelConfig load_config(const std::string& path, const ModelHint& hint) {
   std::ifstream in(path);
   if (!in) throw Error(ErrorCode::kNotFound, path + ": cannot open config.json");
   nlohmann::json j;
@@ -80,7 +81,7 @@ ModelConfig load_config(const std::string& path) {
   } catch (const std::exception& e) {
     throw Error(path + ": not valid JSON (" + e.what() + ")");
   }
-  return parse_config(j, path);
+  return parse_config(j, path, hint);
 }
 
 }  // namespace crossrank

@@ -2,7 +2,9 @@
 // Model hyperparameters read from a Hugging Face config.json (or built in for
 // "synthetic:NAME"). The architecture (src/model/architecture.h) decides which fields
 // matter and validates them; this struct only carries them.
+#include <cstdint>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json_fwd.hpp>
 
@@ -28,7 +30,22 @@ struct ModelConfig {
   bool tie_word_embeddings = false;
   int max_length = 0;      // longest sequence (tokens incl. template) the model accepts
 
-  // Family name of the architecture ("xlm-roberta", "bert", "qwen3").
+  // Decoder rerankers (src/model/decoder.h): the parameterised decoder, as data.
+  struct Decoder {
+    bool qk_norm = false;          // RMSNorm per head on q and k (Qwen3)
+    bool qkv_bias = false;         // biases on q/k/v projections (Qwen2)
+    float norm_offset = 0.f;       // RMSNorm multiplies by (offset + w) (Gemma: 1)
+    bool embed_scale = false;      // embeddings times sqrt(hidden) (Gemma)
+    std::uint8_t act = 0;          // the MLP's GLU activation (an ops.h Activation)
+    int window = 0;                // causal sliding window (ops.h AttnDesc::window), 0: none
+    float softcap = 0.f;           // attention logit soft-cap, 0: none
+    int num_labels = 0;            // > 0: a sequence-classification `score` head
+    // Rows of the LM head the score reads ({neg, pos}: pos - neg; {pos}: its logit); ids of
+    // the published vocabulary until the tokenizer binds them (Architecture::bind_tokenizer).
+    std::vector<std::int32_t> score_tokens;
+  } dec;
+
+  // Family name of the architecture ("xlm-roberta", "bert", "qwen3", "mxbai-rerank-v2", ...).
   const char* family() const;
   // Parameter count (every tensor the architecture lists).
   long long parameters() const;
@@ -37,9 +54,16 @@ struct ModelConfig {
 // Parses config.json contents; `where` names the file in error messages. Throws Error for
 // an unknown architecture (listing the supported ones) and for missing, mistyped or
 // absurd fields (naming the field).
-ModelConfig parse_config(const nlohmann::json& j, const std::string& where);
+// `hint` names the model (folder or hub id) and an explicit recipe (--reranker) for the
+// families that several published rerankers share (src/model/architecture.h
+// resolve_architecture).
+struct ModelHint {
+  std::string name;      // as given to Engine::open ("" when unknown)
+  std::string reranker;  // EngineOptions::reranker ("" for none)
+};
+ModelConfig parse_config(const nlohmann::json& j, const std::string& where, const ModelHint& hint = {});
 // Reads and parses `path` (config.json).
-ModelConfig load_config(const std::string& path);
+ModelConfig load_config(const std::string& path, const ModelHint& hint = {});
 // Built-in shapes of synthetic:NAME (see synthetic_model_names()). Throws Error listing
 // the known names otherwise.
 ModelConfig synthetic_config(const std::string& name);

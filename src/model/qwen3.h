@@ -1,13 +1,12 @@
 #pragma once
 // Qwen3 decoder rerankers (Qwen3-Reranker-0.6B / 4B / 8B: Qwen3ForCausalLM checkpoints):
-// the family (qwen3.cc: config, tensor table, the model card's prompt and its truncation,
-// shared prefixes) and the forward pass over the op interface (qwen3_model.cc).
+// the qwen3-reranker recipe of the parameterised decoder (model/decoder.h, recipes.cc) and
+// the model card's prompt and truncation (qwen3.cc).
 //
 // Score: at the last token of the prompt, logit("yes") - logit("no") of the LM head (the
 // raw score; P(yes) of the card's two-way softmax is its sigmoid). Only those two rows of
 // the head are multiplied, and only the last row of each sequence reaches the final norm.
 #include <cstdint>
-#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -16,6 +15,7 @@
 
 namespace crossrank {
 
+// The qwen3-reranker recipe's family.
 const Architecture& qwen3_architecture();
 
 // The model card's prompt (Qwen/Qwen3-Reranker-*, "Transformers Usage"):
@@ -48,10 +48,5 @@ std::string document_part(std::string_view document);
 EncodedPair build_prompt(const std::vector<int32_t>& prefix, std::vector<int32_t> head, std::vector<int32_t> doc,
                          const std::vector<int32_t>& suffix, const ScoreOptions& o);
 }  // namespace qwen3
-
-// The forward pass over `ops` (qwen3_model.cc). last_layer_shortcut: the last layer runs
-// attention output, MLP and norms on each sequence's last row only (K/V for every token).
-std::unique_ptr<Model> build_qwen3_model(const ModelConfig& c, const TensorMap& t, Ops& ops,
-                                         bool last_layer_shortcut = true);
 
 }  // namespace crossrank

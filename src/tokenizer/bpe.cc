@@ -180,7 +180,9 @@ BpeTokenizer::BpeTokenizer(BpeConfig cfg, const std::string& what) : cfg_(std::m
   raw.reserve(entries.size());
   std::string bytes;
   for (const auto& [tok, id] : entries) {
-    if (by_spelling_.find(tok) != id || !byte_level_decode(tok, bytes)) continue;
+    if (by_spelling_.find(tok) != id) continue;
+    if (!cfg_.byte_level) bytes.assign(tok);  // spelled in UTF-8 itself
+    else if (!byte_level_decode(tok, bytes)) continue;
     raw.push_back(bytes);
     raw_entries.emplace_back(std::string_view(), id);
   }
@@ -191,6 +193,7 @@ BpeTokenizer::BpeTokenizer(BpeConfig cfg, const std::string& what) : cfg_(std::m
     byte_id_[b] = by_bytes_.find(std::string_view(&c, 1));
     all_bytes_ = all_bytes_ && byte_id_[b] >= 0;
   }
+  if (!cfg_.byte_level) all_bytes_ = false;  // symbols are characters, not bytes
   for (const BpeMerge& m : cfg_.merges) {
     for (const int32_t id : {m.left, m.right, m.result})
       check(id >= 0 && id <= max_id, what + ": merge names id " + std::to_string(id) + " outside the vocabulary");
@@ -317,6 +320,46 @@ void BpeTokenizer::initial_symbols(std::string_view word, std::vector<Sym>& syms
   };
   if (all_bytes_) {
     for (const char c : word) add(byte_id_[static_cast<unsigned char>(c)]);
+  } else if (!cfg_.byte_level) {
+    // HF merge_word: each character's token, else its <0xXX> byte tokens (byte_fallback,
+    // all of them present), else <unk> (runs fused with fuse_unk).
+    int32_t pending_unk = -1;
+    for (std::size_t i = 0; i < word.size();) {
+      std::size_t n = 1;
+      const auto lead = static_cast<unsigned char>(word[i]);
+      if (lead >= 0xF0) n = 4;
+      else if (lead >= 0xE0) n = 3;
+      else if (lead >= 0xC0) n = 2;
+      n = std::min(n, word.size() - i);
+      const std::string_view ch = word.substr(i, n);
+      i += n;
+      int32_t id = by_bytes_.find(ch);
+      if (id >= 0) {
+        if (pending_unk >= 0) add(pending_unk);
+        pending_unk = -1;
+        add(id);
+        continue;
+      }
+      if (cfg_.byte_fallback) {
+        int32_t fb[4];
+        bool ok = true;
+        for (std::size_t k = 0; k < ch.size() && ok; ++k) {
+          char name[8];
+          std::snprintf(name, sizeof name, "<0x%02X>", static_cast<unsigned char>(ch[k]));
+          fb[k] = by_spelling_.find(name);
+          ok = fb[k] >= 0;
+        }
+        if (ok) {  // (HF adds a pending <unk> only later, as here)
+          for (std::size_t k = 0; k < ch.size(); ++k) add(fb[k]);
+          continue;
+        }
+      }
+      if (cfg_.unk_token.empty()) continue;
+      if (unk_id_ < 0) throw Error("BPE: unk_token '" + cfg_.unk_token + "' is not in the vocabulary");
+      if (pending_unk >= 0 && !cfg_.fuse_unk) add(pending_unk);
+      pending_unk = unk_id_;
+    }
+    if (pending_unk >= 0) add(pending_unk);
   } else {
     // HF merge_word for a byte whose character is not in the vocabulary: byte fallback
     // (<0xXX> of the character's UTF-8), else <unk> (fused runs with fuse_unk), else dropped.

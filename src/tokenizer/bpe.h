@@ -1,6 +1,6 @@
 #pragma once
 // Byte-level BPE tokenizer (GPT-2 / Qwen2 / Qwen3 family), id-for-id equal to Hugging Face
-// `tokenizers` 0.23:
+// `tokenizers` 0.23 (and its SentencePiece-style variant without ByteLevel, BpeConfig::byte_level):
 //   added-token split (raw text) -> normalizer (NFC for Qwen) -> added-token split
 //   (normalized text) -> Split(regex, Isolated) -> ByteLevel (bytes -> printable chars) ->
 //   BPE model (ignore_merges whole-word lookup, then merges by rank).
@@ -36,6 +36,10 @@ struct BpeConfig {
   bool ignore_merges = false;  // a whole pre-tokenized word in the vocabulary is one token
   std::vector<NormalizerStep> normalizer;
   std::optional<SplitPattern> split;  // a Split pre-tokenizer before ByteLevel
+  // false: SentencePiece-style BPE (Gemma, Llama): tokens are spelled in UTF-8 (' ' as
+  // "▁" by the normalizer), a word starts as its characters, a character outside the
+  // vocabulary becomes its <0xXX> byte tokens (byte_fallback) or <unk>; no pre-tokenizer.
+  bool byte_level = true;
   bool add_prefix_space = false;      // ByteLevel: prepend ' ' to a piece not starting with one
   bool byte_level_regex = false;      // ByteLevel use_regex: the GPT-2 split inside each piece
   std::vector<AddedTokenSpec> added_tokens;           // ids follow HF add_tokens

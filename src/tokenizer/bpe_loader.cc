@@ -22,14 +22,21 @@ void pipeline_from_json(const TokenizerJson& tj, BpeConfig& cfg) {
   cfg.normalizer = tj.normalizer;
   const auto& pt = tj.pre_tokenizer;
   std::size_t i = 0;
-  if (i < pt.size() && pt[i].kind == PreTokenizerStep::Kind::kSplit) cfg.split = pt[i++].pattern;
-  if (i < pt.size() && pt[i].kind == PreTokenizerStep::Kind::kByteLevel) {
+  if (pt.empty() && cfg.byte_fallback) {
+    // No pre-tokenizer and byte fallback: SentencePiece-style BPE (Gemma, Llama; spaces
+    // made "▁" by the normalizer). Needs the model options read first.
+    cfg.byte_level = false;
+  } else if (i < pt.size() && pt[i].kind == PreTokenizerStep::Kind::kSplit) {
+    cfg.split = pt[i++].pattern;
+  }
+  if (!cfg.byte_level) {
+  } else if (i < pt.size() && pt[i].kind == PreTokenizerStep::Kind::kByteLevel) {
     cfg.add_prefix_space = pt[i].add_prefix_space;
     cfg.byte_level_regex = pt[i].use_regex;
     ++i;
   } else {
     throw Error(tj.path + ": pre_tokenizer: a BPE tokenizer needs a ByteLevel pre-tokenizer (supported: "
-                          "ByteLevel, Sequence[Split, ByteLevel])");
+                          "ByteLevel, Sequence[Split, ByteLevel], or none for SentencePiece-style BPE)");
   }
   if (i != pt.size())
     throw Error(tj.path + ": pre_tokenizer: unsupported for a BPE tokenizer (supported: ByteLevel, "
