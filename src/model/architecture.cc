@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "model/encoder.h"
+#include "model/modernbert.h"
 #include "model/qwen3.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
@@ -13,7 +14,7 @@ namespace crossrank {
 
 const std::vector<const Architecture*>& architectures() {
   static const std::vector<const Architecture*> all{&xlm_roberta_architecture(), &bert_architecture(),
-                                                     &qwen3_architecture()};
+                                                     &modernbert_architecture(), &qwen3_architecture()};
   return all;
 }
 
