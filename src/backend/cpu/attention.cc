@@ -189,7 +189,7 @@ std::size_t attention_scratch_floats(int q_block, int k_block, int head_dim, int
 
 void attention(const AttnArgs& a, float* scratch, bool use_sgemm) {
   const RowKernels& k2 = row_kernels(CR_AVX2 ? Isa::kAvx2 : Isa::kScalar);
-  const int NH = a.heads, D = a.head_dim, bq = a.q_block;
+  const int NH = a.heads, D = a.head_dim, bq = a.q_block, W = a.window;
   const float scale = a.scale > 0.f ? a.scale : 1.0f / std::sqrt(static_cast<float>(D));
 #if CR_AVX2
   const bool own = D % 8 == 0 && !use_sgemm;
@@ -233,73 +233,109 @@ void attention(const AttnArgs& a, float* scratch, bool use_sgemm) {
       const int nq = a.first_token_only ? 1 : L;
       const long qrow0 = a.first_token_only ? s : k0;
       for (int i = 0; i < nq; ++i) m[i] = -INFINITY, l[i] = 0.f;
-      // Balanced key blocks: ceil(L / kblock) blocks of equal size (multiple of the tile).
-      const int nkb = (L + kblock - 1) / kblock;
-      const int bk = round_up((L + nkb - 1) / nkb, kTile);
-      for (int j0 = 0; j0 < L; j0 += bk) {
-        const int nk = std::min(bk, L - j0);
-        const int ntiles = (nk + kTile - 1) / kTile;
+      // Packs key block [j0, j0 + nk) once for all query blocks that use it: K^T as tiles
+      // [tile][D][16] (8 x 8 in-register transposes, zero padded) and V as rows [nk][D].
+      auto pack = [&](int j0, int nk) {
+#if CR_AVX2
+        if (!own) return;
         const float* Kg = a.k + static_cast<long>(k0 + j0) * a.ldk + h * D;
         const float* Vg = a.v + static_cast<long>(k0 + j0) * a.ldv + h * D;
-#if CR_AVX2
-        if (own) {
-          // Pack this key block once for all query blocks: K^T as tiles [tile][D][16]
-          // (8 x 8 in-register transposes, zero padded) and V as contiguous rows [nk][D].
-          for (int t16 = 0; t16 < ntiles; ++t16) {
-            float* out = KT + static_cast<long>(t16) * D * kTile;
-            for (int j8 = 0; j8 < kTile; j8 += 8) {
-              const float* rows8[8];
-              for (int r = 0; r < 8; ++r) {
-                const int j = t16 * kTile + j8 + r;
-                rows8[r] = j < nk ? Kg + static_cast<long>(j) * a.ldk : nullptr;
-                if (j < nk) copy_row(VP + static_cast<long>(j) * D, Vg + static_cast<long>(j) * a.ldv, D);
-              }
-              for (int d0 = 0; d0 < D; d0 += 8) {
-                __m256 v[8];
-                for (int r = 0; r < 8; ++r) v[r] = rows8[r] ? _mm256_loadu_ps(rows8[r] + d0) : _mm256_setzero_ps();
-                transpose8x8(v);
-                for (int r = 0; r < 8; ++r) _mm256_storeu_ps(out + (d0 + r) * kTile + j8, v[r]);
-              }
+        const int ntiles = (nk + kTile - 1) / kTile;
+        for (int t16 = 0; t16 < ntiles; ++t16) {
+          float* out = KT + static_cast<long>(t16) * D * kTile;
+          for (int j8 = 0; j8 < kTile; j8 += 8) {
+            const float* rows8[8];
+            for (int r = 0; r < 8; ++r) {
+              const int j = t16 * kTile + j8 + r;
+              rows8[r] = j < nk ? Kg + static_cast<long>(j) * a.ldk : nullptr;
+              if (j < nk) copy_row(VP + static_cast<long>(j) * D, Vg + static_cast<long>(j) * a.ldv, D);
+            }
+            for (int d0 = 0; d0 < D; d0 += 8) {
+              __m256 v[8];
+              for (int r = 0; r < 8; ++r) v[r] = rows8[r] ? _mm256_loadu_ps(rows8[r] + d0) : _mm256_setzero_ps();
+              transpose8x8(v);
+              for (int r = 0; r < 8; ++r) _mm256_storeu_ps(out + (d0 + r) * kTile + j8, v[r]);
             }
           }
         }
+#else
+        (void)j0, (void)nk;
 #endif
+      };
+      // Query rows [i0, i0 + rows) against key block [j0, j0 + nk) (packed by pack()): scores,
+      // online softmax over each row's visible keys (all, or its window), P V. `first`: the
+      // row block's first key block (its output accumulators are written, not added to).
+      auto block = [&](int i0, int rows, int j0, int nk, bool first) {
+        const int ntiles = (nk + kTile - 1) / kTile;
+        const float* Kg = a.k + static_cast<long>(k0 + j0) * a.ldk + h * D;
+        const float* Vg = a.v + static_cast<long>(k0 + j0) * a.ldv + h * D;
+        const float* Qg = a.q + (qrow0 + i0) * a.ldq + h * D;
+        float* O = Oacc + static_cast<long>(i0) * D;
+        int lds = nk;
+        // S[rows, nk] = scale * Q[rows, D] . K[j0 : j0 + nk, D]^T
+#if CR_AVX2
+        if (own) {
+          // Rows of Q / ctx are H or 3H floats apart (a multiple of 4 KB for v2-m3): a
+          // strided block maps onto a few L1 sets and thrashes, so copy it (rows x D).
+          for (int i = 0; i < rows; ++i) copy_row(Qc + static_cast<long>(i) * D, Qg + static_cast<long>(i) * a.ldq, D);
+          lds = ntiles * kTile;
+          qk_rows(rows, Qc, D, KT, ntiles, D, scale, S, lds);
+        } else
+#endif
+          dnnl_sgemm('N', 'T', rows, nk, D, scale, Qg, a.ldq, Kg, a.ldk, 0.f, S, lds);
+        for (int i = 0; i < rows; ++i) {
+          float* Si = S + static_cast<long>(i) * lds;
+          // Visible keys [lo, hi) of this block for query position i0 + i.
+          int lo = 0, hi = nk;
+          if (W > 0) {
+            lo = std::min(nk, std::max(0, i0 + i - W - j0));
+            hi = std::max(lo, std::min(nk, i0 + i + W + 1 - j0));
+          }
+          if (a.softcap > 0.f) k2.softcap(Si + lo, hi - lo, a.softcap);
+          const float mold = m[i0 + i];
+          const float mx = hi > lo ? std::max(mold, k2.max(Si + lo, hi - lo)) : mold;
+          const float sum = hi > lo ? k2.exp_sub_sum(Si + lo, hi - lo, mx) : 0.f;
+          for (int j = 0; j < lo; ++j) Si[j] = 0.f;
+          for (int j = hi; j < nk; ++j) Si[j] = 0.f;
+          if (!first && hi > lo) {  // rescale what earlier key blocks accumulated
+            const float alpha = std::exp(mold - mx);
+            l[i0 + i] *= alpha;
+            k2.scale(O + static_cast<long>(i) * D, D, alpha);
+          }
+          l[i0 + i] += sum;
+          m[i0 + i] = mx;
+        }
+        // O[rows, D] (+)= P[rows, nk] . V[j0 : j0 + nk, D]
+#if CR_AVX2
+        if (own)
+          pv_rows(rows, S, lds, VP, D, nk, D, O, D, !first);
+        else
+#endif
+          dnnl_sgemm('N', 'N', rows, D, nk, 1.0f, S, lds, Vg, a.ldv, first ? 0.f : 1.0f, O, D);
+      };
+      if (W <= 0) {
+        // Balanced key blocks: ceil(L / kblock) blocks of equal size (multiple of the tile),
+        // each packed once for all query blocks.
+        const int nkb = (L + kblock - 1) / kblock;
+        const int bk = round_up((L + nkb - 1) / nkb, kTile);
+        for (int j0 = 0; j0 < L; j0 += bk) {
+          const int nk = std::min(bk, L - j0);
+          pack(j0, nk);
+          for (int i0 = 0; i0 < nq; i0 += bq) block(i0, std::min(bq, nq - i0), j0, nk, j0 == 0);
+        }
+      } else {
+        // Sliding window: per query block, only the keys its rows' windows reach (balanced
+        // blocks of <= kblock over that range; every query sees itself, so no row is empty).
         for (int i0 = 0; i0 < nq; i0 += bq) {
           const int rows = std::min(bq, nq - i0);
-          const float* Qg = a.q + (qrow0 + i0) * a.ldq + h * D;
-          float* O = Oacc + static_cast<long>(i0) * D;
-          int lds = nk;
-          // S[rows, nk] = scale * Q[rows, D] . K[j0 : j0 + nk, D]^T
-#if CR_AVX2
-          if (own) {
-            // Rows of Q / ctx are H or 3H floats apart (a multiple of 4 KB for v2-m3): a
-            // strided block maps onto a few L1 sets and thrashes, so copy it (rows x D).
-            for (int i = 0; i < rows; ++i) copy_row(Qc + static_cast<long>(i) * D, Qg + static_cast<long>(i) * a.ldq, D);
-            lds = ntiles * kTile;
-            qk_rows(rows, Qc, D, KT, ntiles, D, scale, S, lds);
-          } else
-#endif
-            dnnl_sgemm('N', 'T', rows, nk, D, scale, Qg, a.ldq, Kg, a.ldk, 0.f, S, lds);
-          for (int i = 0; i < rows; ++i) {
-            float* Si = S + static_cast<long>(i) * lds;
-            const float mold = m[i0 + i];
-            const float mx = std::max(mold, k2.max(Si, nk));
-            const float sum = k2.exp_sub_sum(Si, nk, mx);
-            if (j0 > 0) {  // rescale what earlier key blocks accumulated
-              const float alpha = std::exp(mold - mx);
-              l[i0 + i] *= alpha;
-              k2.scale(O + static_cast<long>(i) * D, D, alpha);
-            }
-            l[i0 + i] += sum;
-            m[i0 + i] = mx;
+          const int klo = std::max(0, i0 - W), khi = std::min(L, i0 + rows - 1 + W + 1);
+          const int nkb = (khi - klo + kblock - 1) / kblock;
+          const int bk = round_up((khi - klo + nkb - 1) / nkb, kTile);
+          for (int j0 = klo; j0 < khi; j0 += bk) {
+            const int nk = std::min(bk, khi - j0);
+            pack(j0, nk);
+            block(i0, rows, j0, nk, j0 == klo);
           }
-          // O[rows, D] (+)= P[rows, nk] . V[j0 : j0 + nk, D]
-#if CR_AVX2
-          if (own)
-            pv_rows(rows, S, lds, VP, D, nk, D, O, D, j0 > 0);
-          else
-#endif
-            dnnl_sgemm('N', 'N', rows, D, nk, 1.0f, S, lds, Vg, a.ldv, j0 > 0 ? 1.0f : 0.f, O, D);
         }
       }
       for (int i = 0; i < nq; ++i)

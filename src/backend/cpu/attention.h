@@ -1,6 +1,7 @@
 #pragma once
 // Multi-head softmax attention over a packed variable-length batch (no padding, no mask:
-// every token attends to all tokens of its own sequence).
+// every token attends to all tokens of its own sequence, or to those within a sliding
+// window).
 //
 // Shapes: Q, K, V and O are row-major token x feature matrices with arbitrary row strides;
 // head h occupies features [h*D, (h+1)*D). Sequence s owns K/V rows [cu[s], cu[s+1]).
@@ -13,7 +14,10 @@
 // online softmax (running max m, running sum l, rescaled output accumulators) and, per key
 // block, queries in blocks of <= q_block rows. When L <= k_block (every sequence up to
 // 1024 tokens) there is one key block and this is the plain, numerically safe two-pass
-// softmax (max, exp, sum, then P.V scaled by 1/sum).
+// softmax (max, exp, sum, then P.V scaled by 1/sum). With a sliding window the loops turn
+// around: per query block, only the key blocks its rows' windows reach (packed per query
+// block), each row's softmax over its own window; batch-invariant, since a row's window
+// and its sums do not depend on the block it falls in.
 //
 // Kernels (AVX2, D = head_dim, D % 8 == 0): per key block, K^T is packed into tiles of 16
 // keys [tile][D][16] (8x8 in-register transposes) and V into contiguous rows [nk][D],
@@ -52,6 +56,11 @@ struct AttnArgs {
   float scale = 0.f;  // q.k scale; 0: 1/sqrt(head_dim)
   bool first_token_only = false;
   int q_block = 64, k_block = 1024;
+  // window > 0: query i sees only keys j with |i - j| <= window (AttnDesc::window,
+  // bidirectional); each query block then visits only the key blocks its window reaches,
+  // so a sequence costs O(L x window). softcap > 0: scores s become softcap tanh(s / softcap).
+  int window = 0;
+  float softcap = 0.f;
 };
 
 // Floats of scratch one thread needs (max_seqlen: longest sequence of the batch).
@@ -66,12 +75,6 @@ void attention(const AttnArgs& a, float* scratch, bool use_sgemm = false);
 // == 0 and <= 1024; `scratch` holds omp_get_max_threads() x attention_bf16_scratch_bytes.
 std::size_t attention_bf16_scratch_bytes(int q_block, int k_block, int head_dim, int max_seqlen);
 void attention_bf16(const AttnArgs& a, char* scratch);
-
-// Any AttnDesc (causal, grouped-query heads, last-row queries, shared prefixes): one task
-// per (sequence, head) over the OpenMP pool, keys streamed with an online softmax (fp32
-// scores, running max/sum) and no scratch beyond a stack row per task. The general path;
-// the blocked kernels above take the encoder cases.
-void attention_generic(const AttnDesc& d, const Act& q, const Act& k, const Act& v, Act& out, const PackedBatch& b);
 
 // Rotary embedding (rotate-half layout) in place on q and k at the batch's positions.
 void rope_rows(Act& q, Act& k, const RopeDesc& d, const PackedBatch& b);

@@ -173,7 +173,7 @@ std::size_t attention_bf16_scratch_bytes(int q_block, int k_block, int head_dim,
 
 void attention_bf16(const AttnArgs& a, char* scratch) {
   const RowKernels& k = row_kernels(Isa::kAvx512);
-  const int NH = a.heads, D = a.head_dim, D2 = D / 2, bq = a.q_block;
+  const int NH = a.heads, D = a.head_dim, D2 = D / 2, bq = a.q_block, W = a.window;
   const float scale = a.scale > 0.f ? a.scale : 1.0f / std::sqrt(static_cast<float>(D));
   int Lmax = 1;
   for (int s = 0; s < a.S; ++s) Lmax = Lmax > a.cu[s + 1] - a.cu[s] ? Lmax : a.cu[s + 1] - a.cu[s];
@@ -210,15 +210,13 @@ void attention_bf16(const AttnArgs& a, char* scratch) {
       const int nq = a.first_token_only ? 1 : L;
       const long qrow0 = a.first_token_only ? s : k0;
       for (int i = 0; i < nq; ++i) m[i] = -INFINITY, l[i] = 0.f;
-      const int nkb = (L + kblock - 1) / kblock;
-      const int bk = round_up((L + nkb - 1) / nkb, kTile);
-      for (int j0 = 0; j0 < L; j0 += bk) {
-        const int nk = bk < L - j0 ? bk : L - j0;
+      // Packs key block [j0, j0 + nk) once for all query blocks that use it.
+      auto pack = [&](int j0, int nk) {
         const int ntiles = (nk + kTile - 1) / kTile, np = (nk + 1) / 2;
         const float* Kg = a.k + static_cast<long>(k0 + j0) * a.ldk + h * D;
         const float* Vg = a.v + static_cast<long>(k0 + j0) * a.ldv + h * D;
-        // Pack K^T: word (tile, p, j % 16) = bf16 pair (K[j][2p], K[j][2p+1]); zero keys pad
-        // the last tile.
+        // K^T: word (tile, p, j % 16) = bf16 pair (K[j][2p], K[j][2p+1]); zero keys pad the
+        // last tile.
         for (int j = 0; j < ntiles * kTile; ++j) {
           uint32_t* col = KT32 + static_cast<long>(j / kTile) * D2 * kTile + (j % kTile);
           if (j < nk) {
@@ -229,7 +227,7 @@ void attention_bf16(const AttnArgs& a, char* scratch) {
             for (int p = 0; p < D2; ++p) col[static_cast<long>(p) * kTile] = 0;
           }
         }
-        // Pack V: word (t, d) = (V[2t][d] lo, V[2t+1][d] hi); a missing odd key is zero.
+        // V: word (t, d) = (V[2t][d] lo, V[2t+1][d] hi); a missing odd key is zero.
         for (int t = 0; t < np; ++t) {
           row_to_bf16(Vg + static_cast<long>(2 * t) * a.ldv, D, r0, k);
           if (2 * t + 1 < nk) row_to_bf16(Vg + static_cast<long>(2 * t + 1) * a.ldv, D, r1, k);
@@ -237,31 +235,67 @@ void attention_bf16(const AttnArgs& a, char* scratch) {
           uint32_t* out = V32 + static_cast<long>(t) * D;
           for (int d = 0; d < D; ++d) out[d] = static_cast<uint32_t>(r0[d]) | (static_cast<uint32_t>(r1[d]) << 16);
         }
+      };
+      // Query rows [i0, i0 + rows) against the packed key block [j0, j0 + nk); `first`: the
+      // row block's first key block (accumulators written, not added to).
+      auto block = [&](int i0, int rows, int j0, int nk, bool first) {
+        const int ntiles = (nk + kTile - 1) / kTile, np = (nk + 1) / 2;
         const int lds = ntiles * kTile, ldp = round_up(nk, 2);
+        const float* Qg = a.q + (qrow0 + i0) * a.ldq + h * D;
+        float* O = Oacc + static_cast<long>(i0) * D;
+        for (int i = 0; i < rows; ++i) row_to_bf16(Qg + static_cast<long>(i) * a.ldq, D, Q16 + static_cast<long>(i) * D, k);
+        qk_rows(rows, reinterpret_cast<const uint32_t*>(Q16), D2, KT32, ntiles, D2, scale, S, lds);
+        for (int i = 0; i < rows; ++i) {
+          float* Si = S + static_cast<long>(i) * lds;
+          int lo = 0, hi = nk;  // visible keys of this block for query position i0 + i
+          if (W > 0) {
+            lo = i0 + i - W - j0;
+            lo = lo < 0 ? 0 : lo > nk ? nk : lo;
+            hi = i0 + i + W + 1 - j0;
+            hi = hi > nk ? nk : hi < lo ? lo : hi;
+          }
+          if (a.softcap > 0.f) k.softcap(Si + lo, hi - lo, a.softcap);
+          const float mold = m[i0 + i];
+          float mx = mold, sum = 0.f;
+          if (hi > lo) {
+            const float bmax = k.max(Si + lo, hi - lo);
+            mx = mold > bmax ? mold : bmax;
+            sum = k.exp_sub_sum(Si + lo, hi - lo, mx);
+          }
+          for (int j = 0; j < lo; ++j) Si[j] = 0.f;
+          for (int j = hi; j < nk; ++j) Si[j] = 0.f;
+          if (!first && hi > lo) {  // rescale what earlier key blocks accumulated
+            const float alpha = std::exp(mold - mx);
+            l[i0 + i] *= alpha;
+            k.scale(O + static_cast<long>(i) * D, D, alpha);
+          }
+          l[i0 + i] += sum;
+          m[i0 + i] = mx;
+          uint16_t* Pi = P16 + static_cast<long>(i) * ldp;
+          k.to_bf16(Si, nk, Pi);
+          if (nk < ldp) Pi[nk] = 0;
+        }
+        pv_rows(rows, reinterpret_cast<const uint32_t*>(P16), ldp / 2, V32, D, np, O, D, !first);
+      };
+      if (W <= 0) {
+        const int nkb = (L + kblock - 1) / kblock;
+        const int bk = round_up((L + nkb - 1) / nkb, kTile);
+        for (int j0 = 0; j0 < L; j0 += bk) {
+          const int nk = bk < L - j0 ? bk : L - j0;
+          pack(j0, nk);
+          for (int i0 = 0; i0 < nq; i0 += bq) block(i0, bq < nq - i0 ? bq : nq - i0, j0, nk, j0 == 0);
+        }
+      } else {  // sliding window: per query block, only the keys its windows reach
         for (int i0 = 0; i0 < nq; i0 += bq) {
           const int rows = bq < nq - i0 ? bq : nq - i0;
-          const float* Qg = a.q + (qrow0 + i0) * a.ldq + h * D;
-          float* O = Oacc + static_cast<long>(i0) * D;
-          for (int i = 0; i < rows; ++i) row_to_bf16(Qg + static_cast<long>(i) * a.ldq, D, Q16 + static_cast<long>(i) * D, k);
-          qk_rows(rows, reinterpret_cast<const uint32_t*>(Q16), D2, KT32, ntiles, D2, scale, S, lds);
-          for (int i = 0; i < rows; ++i) {
-            float* Si = S + static_cast<long>(i) * lds;
-            const float mold = m[i0 + i];
-            const float bmax = k.max(Si, nk);
-            const float mx = mold > bmax ? mold : bmax;
-            const float sum = k.exp_sub_sum(Si, nk, mx);
-            if (j0 > 0) {  // rescale what earlier key blocks accumulated
-              const float alpha = std::exp(mold - mx);
-              l[i0 + i] *= alpha;
-              k.scale(O + static_cast<long>(i) * D, D, alpha);
-            }
-            l[i0 + i] += sum;
-            m[i0 + i] = mx;
-            uint16_t* Pi = P16 + static_cast<long>(i) * ldp;
-            k.to_bf16(Si, nk, Pi);
-            if (nk < ldp) Pi[nk] = 0;
+          const int klo = i0 - W > 0 ? i0 - W : 0, khi = i0 + rows + W < L ? i0 + rows + W : L;
+          const int nkb = (khi - klo + kblock - 1) / kblock;
+          const int bk = round_up((khi - klo + nkb - 1) / nkb, kTile);
+          for (int j0 = klo; j0 < khi; j0 += bk) {
+            const int nk = bk < khi - j0 ? bk : khi - j0;
+            pack(j0, nk);
+            block(i0, rows, j0, nk, j0 == klo);
           }
-          pv_rows(rows, reinterpret_cast<const uint32_t*>(P16), ldp / 2, V32, D, np, O, D, j0 > 0);
         }
       }
       for (int i = 0; i < nq; ++i)

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 #include <oneapi/dnnl/dnnl.h>
@@ -41,6 +42,18 @@ struct Task {
   long cost;
 };
 
+// Logical keys [lo, hi) that query position i (own index; parent's P tokens first) sees.
+inline std::pair<int, int> row_keys(const AttnDesc& d, int P, int n, int i) {
+  const int q = P + i;
+  const int lo = d.window > 0 ? std::max(0, q - d.window) : 0;
+  const int hi = d.causal ? q + 1 : d.window > 0 ? std::min(P + n, q + d.window + 1) : P + n;
+  return {lo, hi};
+}
+// Logical keys any query of own positions [i0, i1) sees (the union of their rows' ranges).
+inline std::pair<int, int> task_keys(const AttnDesc& d, int P, int n, int i0, int i1) {
+  return {row_keys(d, P, n, i0).first, row_keys(d, P, n, i1 - 1).second};
+}
+
 inline const float* frow(const Act& a, int r) {
   return reinterpret_cast<const float*>(a.data) + static_cast<std::size_t>(r) * a.ld;
 }
@@ -64,8 +77,8 @@ void attention_causal(const AttnDesc& d, const Act& q, const Act& k, const Act& 
     if (d.q_rows == RowSel::kLast) i_begin = n - 1;
     for (int i0 = i_begin; i0 < i_end; i0 += bq) {
       const int i1 = std::min(i_end, i0 + bq);
-      const long keys = P + (d.causal ? i1 : n);
-      for (int g = 0; g < d.kv_heads; ++g) tasks.push_back({s, g, i0, i1, static_cast<long>(i1 - i0) * keys});
+      const auto [klo, khi] = task_keys(d, P, n, i0, i1);
+      for (int g = 0; g < d.kv_heads; ++g) tasks.push_back({s, g, i0, i1, static_cast<long>(i1 - i0) * (khi - klo)});
     }
   }
   std::stable_sort(tasks.begin(), tasks.end(), [](const Task& a, const Task& c) { return a.cost > c.cost; });
@@ -97,9 +110,10 @@ void attention_causal(const AttnDesc& d, const Act& q, const Act& k, const Act& 
       std::fill(O, O + static_cast<std::size_t>(R) * D, 0.f);
       std::fill(mx, mx + R, -INFINITY);
       std::fill(sum, sum + R, 0.f);
-      const int kmax = P + (d.causal ? task.i1 : n);  // logical keys any row of the task sees
-      // Key blocks: the parent's rows, then the own rows, each in chunks of kKeyBlock.
-      for (int j0 = 0; j0 < kmax;) {
+      // Key blocks over the logical keys any row of the task sees: the parent's rows, then
+      // the own rows, each in chunks of kKeyBlock (a window skips the keys outside).
+      const auto [kmin, kmax] = task_keys(d, P, n, task.i0, task.i1);
+      for (int j0 = kmin; j0 < kmax;) {
         const bool in_parent = j0 < P;
         const int seg_end = in_parent ? P : kmax;
         const int nk = std::min(kKeyBlock, seg_end - j0);
@@ -110,19 +124,21 @@ void attention_causal(const AttnDesc& d, const Act& q, const Act& k, const Act& 
         for (int r = 0; r < R; ++r) {
           float* sr = Sc + static_cast<std::size_t>(r) * kKeyBlock;
           const int i = task.i0 + r % nq;
-          const int vis = d.causal ? P + i + 1 : P + n;  // keys this row sees (logical)
-          const int nv = std::clamp(vis - j0, 0, nk);
-          if (nv > 0) {
-            const float m_new = std::max(mx[r], rk().max(sr, nv));
+          const auto [vlo, vhi] = row_keys(d, P, n, i);  // keys this row sees (logical)
+          const int a = std::clamp(vlo - j0, 0, nk), e = std::clamp(vhi - j0, a, nk);
+          if (e > a) {
+            if (d.softcap > 0.f) rk().softcap(sr + a, e - a, d.softcap);
+            const float m_new = std::max(mx[r], rk().max(sr + a, e - a));
             if (mx[r] != -INFINITY && m_new > mx[r]) {
               const float alpha = std::exp(mx[r] - m_new);
               rk().scale(O + static_cast<std::size_t>(r) * D, D, alpha);
               sum[r] *= alpha;
             }
             mx[r] = m_new;
-            sum[r] += rk().exp_sub_sum(sr, nv, m_new);
+            sum[r] += rk().exp_sub_sum(sr + a, e - a, m_new);
           }
-          if (nv < nk) std::fill(sr + nv, sr + nk, 0.f);
+          std::fill(sr, sr + a, 0.f);
+          std::fill(sr + e, sr + nk, 0.f);
         }
         dnnl_sgemm('N', 'N', R, D, nk, 1.0f, Sc, kKeyBlock, Vb, v.ld, 1.0f, O, D);
         j0 += nk;

@@ -8,9 +8,11 @@
 // head that reads its KV head (heads / kv_heads of them) into one [R, D] block, so each K/V
 // block is multiplied once per task for the whole group. Keys run in blocks of <= kKeyBlock:
 // first the parent's rows (a shared prefix, seen by every query), then the sequence's own,
-// only up to the task's last query row when causal. Each key block is two oneDNN sgemm
-// calls (S = scale Q K^T; O += P V; single-threaded inside the parallel region, JIT for the
-// CPU's ISA at run time) around an online softmax (running max and sum, fp32; per row only
+// only up to the task's last query row when causal, and only from the task's first row's
+// window start with a sliding window (AttnDesc::window, either direction), so a window
+// costs O(L x window); scores are soft-capped with AttnDesc::softcap. Each key block is
+// two oneDNN sgemm calls (S = scale Q K^T; O += P V; single-threaded inside the parallel
+// region, JIT for the CPU's ISA at run time) around an online softmax (running max and sum, fp32; per row only
 // the visible keys are exponentiated, masked ones are exactly 0).
 //
 // Memory per thread: R x (2 D + kKeyBlock + 2) floats (R <= 128 rows; ~0.8 MB at D = 128):

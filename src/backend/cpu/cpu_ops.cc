@@ -437,8 +437,7 @@ class CpuOps final : public Ops, public CpuOpsInfo {
               out.cols == q.cols && q.rows == selected_rows(b, d.q_rows) && out.rows == q.rows,
           "attention: shape mismatch");
     check(q.data && k.data && v.data && out.data, "attention: needs fp32 rows");
-    if (d.window > 0 || d.softcap > 0)
-      throw Error(ErrorCode::kUnsupported, "cpu attention: sliding windows and soft-capping are not implemented yet");
+    check(d.window >= 0 && d.softcap >= 0.f, "attention: window and softcap must be >= 0");
     if (fast_attention(d, b)) {
       AttnArgs a = attn_args(d, q, k, v, out, b);
       if (bf16_attention(d)) cpu::attention_bf16(a, scratch(attention_bytes(d, b)));
@@ -898,6 +897,8 @@ class CpuOps final : public Ops, public CpuOpsInfo {
     a.head_dim = d.head_dim;
     a.scale = d.scale;
     a.first_token_only = d.q_rows == RowSel::kFirst;
+    a.window = d.window;
+    a.softcap = d.softcap;
     a.q_block = bq(L);
     a.k_block = bk(L);
     return a;

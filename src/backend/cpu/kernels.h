@@ -1,6 +1,7 @@
 #pragma once
-// Row kernels of the CPU backend: LayerNorm / RMSNorm (+ residual), GELU(erf), SwiGLU,
-// exp, per-token u8 quantisation, int8 dequantisation, bf16 rounding/conversion.
+// Row kernels of the CPU backend: LayerNorm / RMSNorm (+ residual), activations (GELU erf /
+// tanh, SiLU, tanh) and gated units (GeGLU, SwiGLU), exp, soft-capping, per-token u8
+// quantisation, int8 dequantisation, bf16 rounding/conversion.
 //
 // Every kernel works on ONE row (a token's feature vector, n = H, 3H or I floats); the
 // caller parallelises over rows with OpenMP and composes several kernels inside the same
@@ -35,6 +36,12 @@ inline float bf16_to_f32(uint16_t h) {
 }
 inline float gelu_erf_scalar(float x) { return 0.5f * x * (1.0f + std::erf(x * 0.70710678118654752f)); }
 
+// Activations of act / glu: the same values, in the same order, as crossrank::Activation
+// (backend/ops.h; static_assert'ed where both are visible). Why a copy: the ISA translation
+// units include only this header, and ops.h would bring std containers into them, whose
+// template instances the linker may share with baseline code.
+enum class RowAct : std::uint8_t { kIdentity, kGeluErf, kGeluTanh, kSilu, kTanh };
+
 struct RowKernels {
   Isa isa;
   // x[0..n) += r[0..n)
@@ -47,6 +54,13 @@ struct RowKernels {
   void (*gelu)(float* x, int n);
   // y[0..n) = silu(z[0..n)) * z[n..2n)  (SwiGLU over a [gate | up] row).
   void (*swiglu)(const float* z, int n, float* y);
+  // y[0..n) = act(x[0..n)); y may be x. GELU-tanh as x sigmoid(2u) (equal to
+  // 0.5 x (1 + tanh u)); tanh with a polynomial below |x| 0.625 (relative error ~1e-7).
+  void (*act)(RowAct a, const float* x, int n, float* y);
+  // y[0..n) = act(z[0..n)) * z[n..2n)  (GeGLU / SwiGLU over a [gate | up] row); y may be z.
+  void (*glu)(RowAct a, const float* z, int n, float* y);
+  // s = cap * tanh(s / cap) in place (attention logit soft-capping, cap > 0).
+  void (*softcap)(float* s, int n, float cap);
   // p[j] = exp(s[j] - mx) in place; returns sum_j p[j].
   float (*exp_sub_sum)(float* s, int n, float mx);
   float (*max)(const float* s, int n);

@@ -71,6 +71,8 @@ inline VI bf16_bits(VF a) {
 }
 inline void store_bf16(uint16_t* d, VF a) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(d), _mm512_cvtepi32_epi16(bf16_bits(a))); }
 inline VF round_bf16(VF a) { return _mm512_castsi512_ps(_mm512_slli_epi32(bf16_bits(a), 16)); }
+// a < b ? x : y, per lane.
+inline VF vselect_lt(VF a, VF b, VF x, VF y) { return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(a, b, _CMP_LT_OQ), y, x); }
 #elif CR_K_WIDTH == 8
 // ---- AVX2 + FMA: 8 floats --------------------------------------------------------------
 using VF = __m256;
@@ -147,6 +149,7 @@ inline void store_bf16(uint16_t* d, VF a) {
   _mm_storeu_si128(reinterpret_cast<__m128i*>(d), w);
 }
 inline VF round_bf16(VF a) { return _mm256_castsi256_ps(_mm256_slli_epi32(bf16_bits(a), 16)); }
+inline VF vselect_lt(VF a, VF b, VF x, VF y) { return _mm256_blendv_ps(y, x, _mm256_cmp_ps(a, b, _CMP_LT_OQ)); }
 #endif
 
 #if CR_K_WIDTH > 1
@@ -187,7 +190,105 @@ inline VF vgelu(VF x) {
 }
 
 inline VF vsilu(VF x) { return vmul(x, vrcp(vadd(vset(1.0f), vexp(vsub(vzero(), x))))); }
+
+// GELU-tanh: 0.5 x (1 + tanh u) = x sigmoid(2u), u = sqrt(2/pi) (x + 0.044715 x^3).
+inline VF vgelu_tanh(VF x) {
+  const VF u2 = vmul(vmul(x, vset(2.0f * 0.7978845608028654f)), vfma(vmul(x, x), vset(0.044715f), vset(1.0f)));
+  return vmul(x, vrcp(vadd(vset(1.0f), vexp(vsub(vzero(), u2)))));
+}
+
+// tanh (Cephes tanhf): x + x z P(z), z = x^2, below |x| 0.625; 1 - 2 / (exp(2|x|) + 1) with
+// x's sign above (no cancellation near 0; relative error ~1e-7).
+inline VF vtanh(VF x) {
+  const VF ax = vabs(x);
+  const VF e = vexp(vadd(ax, ax));
+  const VF big = vcopysign(vfnma(vset(2.0f), vrcp(vadd(e, vset(1.0f))), vset(1.0f)), x);
+  const VF z = vmul(x, x);
+  VF p = vset(-5.70498872745e-3f);
+  p = vfma(p, z, vset(2.06390887954e-2f));
+  p = vfma(p, z, vset(-5.37397155531e-2f));
+  p = vfma(p, z, vset(1.33314422036e-1f));
+  p = vfma(p, z, vset(-3.33332819422e-1f));
+  const VF small = vfma(vmul(p, z), x, x);
+  return vselect_lt(ax, vset(0.625f), small, big);
+}
+
+template <RowAct A>
+inline VF vact(VF x) {
+  if constexpr (A == RowAct::kGeluErf) return vgelu(x);
+  else if constexpr (A == RowAct::kGeluTanh) return vgelu_tanh(x);
+  else if constexpr (A == RowAct::kSilu) return vsilu(x);
+  else if constexpr (A == RowAct::kTanh) return vtanh(x);
+  else return x;
+}
 #endif
+
+inline float act_scalar(RowAct a, float x) {
+  switch (a) {
+    case RowAct::kIdentity: return x;
+    case RowAct::kGeluErf: return gelu_erf_scalar(x);
+    case RowAct::kGeluTanh: return 0.5f * x * (1.0f + std::tanh(0.7978845608028654f * (x + 0.044715f * x * x * x)));
+    case RowAct::kSilu: return x / (1.0f + std::exp(-x));
+    case RowAct::kTanh: return std::tanh(x);
+  }
+  return x;
+}
+
+template <RowAct A>
+void act_row_t(const float* x, int n, float* y) {
+  int i = 0;
+#if CR_K_WIDTH > 1
+  for (; i + W <= n; i += W) vstore(y + i, vact<A>(vload(x + i)));
+  if (i < n) vstore_n(y + i, vact<A>(vload_n(x + i, n - i)), n - i);
+#else
+  for (; i < n; ++i) y[i] = act_scalar(A, x[i]);
+#endif
+}
+
+void act_row(RowAct a, const float* x, int n, float* y) {
+  switch (a) {
+    case RowAct::kIdentity:
+      if (y != x) std::memmove(y, x, sizeof(float) * static_cast<std::size_t>(n));
+      return;
+    case RowAct::kGeluErf: return act_row_t<RowAct::kGeluErf>(x, n, y);
+    case RowAct::kGeluTanh: return act_row_t<RowAct::kGeluTanh>(x, n, y);
+    case RowAct::kSilu: return act_row_t<RowAct::kSilu>(x, n, y);
+    case RowAct::kTanh: return act_row_t<RowAct::kTanh>(x, n, y);
+  }
+}
+
+template <RowAct A>
+void glu_row_t(const float* z, int n, float* y) {
+  int i = 0;
+#if CR_K_WIDTH > 1
+  for (; i + W <= n; i += W) vstore(y + i, vmul(vact<A>(vload(z + i)), vload(z + n + i)));
+  if (i < n) vstore_n(y + i, vmul(vact<A>(vload_n(z + i, n - i)), vload_n(z + n + i, n - i)), n - i);
+#else
+  for (; i < n; ++i) y[i] = act_scalar(A, z[i]) * z[n + i];
+#endif
+}
+
+void glu_row(RowAct a, const float* z, int n, float* y) {
+  switch (a) {
+    case RowAct::kIdentity: return glu_row_t<RowAct::kIdentity>(z, n, y);
+    case RowAct::kGeluErf: return glu_row_t<RowAct::kGeluErf>(z, n, y);
+    case RowAct::kGeluTanh: return glu_row_t<RowAct::kGeluTanh>(z, n, y);
+    case RowAct::kSilu: return glu_row_t<RowAct::kSilu>(z, n, y);
+    case RowAct::kTanh: return glu_row_t<RowAct::kTanh>(z, n, y);
+  }
+}
+
+void softcap_row(float* s, int n, float cap) {
+  const float inv = 1.0f / cap;
+  int i = 0;
+#if CR_K_WIDTH > 1
+  const VF vc = vset(cap), vi = vset(inv);
+  for (; i + W <= n; i += W) vstore(s + i, vmul(vc, vtanh(vmul(vload(s + i), vi))));
+  if (i < n) vstore_n(s + i, vmul(vc, vtanh(vmul(vload_n(s + i, n - i), vi))), n - i);
+#else
+  for (; i < n; ++i) s[i] = cap * std::tanh(s[i] * inv);
+#endif
+}
 
 void add_row(float* x, const float* r, int n) {
   int i = 0;
@@ -412,7 +513,8 @@ void round_bf16_row(const float* src, int n, float* dst) {
 const RowKernels& table() {
   static const RowKernels k{
       CR_K_WIDTH == 16 ? Isa::kAvx512 : CR_K_WIDTH == 8 ? Isa::kAvx2 : Isa::kScalar,
-      add_row, add_layer_norm_row, add_rms_norm_row, gelu_row, swiglu_row, exp_sub_sum_row, max_row, scale_row,
+      add_row, add_layer_norm_row, add_rms_norm_row, gelu_row, swiglu_row, act_row, glu_row, softcap_row, exp_sub_sum_row,
+      max_row, scale_row,
       scale_row_to, quantize_row_u8, dequant_row, to_bf16_row, round_bf16_row};
   return k;
 }
