@@ -326,7 +326,8 @@ def published() -> None:
     write_golden_json(DATA_OUT / "goldens" / "synthetic-gte-reranker-modernbert-base.json",
                       {"model": "Alibaba-NLP/gte-reranker-modernbert-base (shape only)", "seed": 0,
                        "generator": "scripts/make_modernbert_goldens.py, transformers 4.57.6, eager, fp32",
-                       "config": GTE_CONFIG, "cases": cases})
+                       "config": GTE_CONFIG, "hf_parameters": sum(p.numel() for p in model.parameters()),
+                       "cases": cases})
 
 
 def main() -> None:
