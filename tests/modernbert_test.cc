@@ -185,7 +185,8 @@ class ModernBertFolder : public ::testing::TestWithParam<std::tuple<std::string,
 TEST_P(ModernBertFolder, MatchesTransformers) {
   const auto& [name, backend] = GetParam();
   EngineOptions eo;
-  eo.backend = parse_backend(backend);
+  eo.deterministic = backend == "cpu-det";  // batch-invariant kernels (sgemm_det)
+  eo.backend = parse_backend(eo.deterministic ? "cpu" : backend);
   auto engine = Engine::open(folder(name), eo);
   const auto cases = read_golden(folder(name));
   ASSERT_GT(cases.size(), 100u);
@@ -216,7 +217,7 @@ TEST_P(ModernBertFolder, MatchesTransformers) {
 
 INSTANTIATE_TEST_SUITE_P(Goldens, ModernBertFolder,
                          ::testing::Combine(::testing::Values("tiny-modernbert", "tiny-modernbert-mean"),
-                                            ::testing::Values("ref", "cpu")),
+                                            ::testing::Values("ref", "cpu", "cpu-det")),
                          [](const auto& info) {
                            std::string n = std::get<0>(info.param) + "_" + std::get<1>(info.param);
                            std::replace(n.begin(), n.end(), '-', '_');
