@@ -522,9 +522,11 @@ void check_golden(const char* model, float tol, float bf16_tol = 3e-2f) {
   }
 }
 
+// The published v2-m3 shape (24 x 1024, ~250 s on 2 Zen 3 cores; label slow): its bounded
+// version in CI is BgeRerankerBaseShape, the same XLM-R architecture at 12 x 768.
 TEST(CpuBackend, SlowV2M3Shape) { check_golden("bge-reranker-v2-m3", 1e-3f, 0.12f); }
-TEST(CpuBackend, SlowBgeRerankerBaseShape) { check_golden("bge-reranker-base", 1e-3f, 5e-2f); }
-TEST(CpuBackend, SlowMiniLmShape) { check_golden("ms-marco-MiniLM-L-6-v2", 1e-3f); }
+TEST(CpuBackend, BgeRerankerBaseShape) { check_golden("bge-reranker-base", 1e-3f, 5e-2f); }
+TEST(CpuBackend, MiniLmShape) { check_golden("ms-marco-MiniLM-L-6-v2", 1e-3f); }
 
 }  // namespace
 }  // namespace crossrank

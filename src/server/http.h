@@ -91,9 +91,11 @@ class HttpServer {
   boost::asio::io_context& io();
   const HttpServerOptions& options() const { return opts_; }
 
+  // The listener's state (src/server/http_internal.h; not part of the interface).
+  struct Impl;
+
  private:
   friend class HttpConnection;
-  struct Impl;
   HttpServerOptions opts_;
   HttpHandler* handler_;
   std::unique_ptr<Impl> impl_;
