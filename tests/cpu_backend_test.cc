@@ -125,6 +125,25 @@ TEST(CpuBackend, KernelsMatchScalar) {
         ref.swiglu(z.data(), n, w0.data());
         for (int i = 0; i < n; ++i) ASSERT_NEAR(w[i], w0[i], 1e-5f * (1 + std::fabs(w0[i]))) << i;
       }
+      // Activations, gated units and soft-capping (vs the scalar table, which is std::erf /
+      // std::tanh / std::exp)
+      for (cpu::RowAct a : {cpu::RowAct::kIdentity, cpu::RowAct::kGeluErf, cpu::RowAct::kGeluTanh, cpu::RowAct::kSilu,
+                            cpu::RowAct::kTanh}) {
+        std::vector<float> z(2 * n), w(n), w0(n);
+        for (auto& v : z) v = nd(rng);
+        k.act(a, z.data(), n, w.data());
+        ref.act(a, z.data(), n, w0.data());
+        for (int i = 0; i < n; ++i) ASSERT_NEAR(w[i], w0[i], 2e-6f * (1 + std::fabs(w0[i]))) << "act " << int(a) << " " << i;
+        k.glu(a, z.data(), n, w.data());
+        ref.glu(a, z.data(), n, w0.data());
+        for (int i = 0; i < n; ++i) ASSERT_NEAR(w[i], w0[i], 1e-5f * (1 + std::fabs(w0[i]))) << "glu " << int(a) << " " << i;
+      }
+      for (float cap : {0.5f, 3.f, 50.f}) {
+        std::vector<float> w = x, w0 = x;
+        k.softcap(w.data(), n, cap);
+        ref.softcap(w0.data(), n, cap);
+        for (int i = 0; i < n; ++i) ASSERT_NEAR(w[i], w0[i], 1e-6f * (1 + std::fabs(w0[i]))) << "softcap " << i;
+      }
       // LayerNorm (with residual, with and without bias) vs double
       std::vector<float> r(n);
       for (auto& v : r) v = nd(rng);

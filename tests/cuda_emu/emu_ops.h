@@ -1,5 +1,5 @@
 #pragma once
-// The CUDA backend's ops (src/backend/cuda/cuda_ops.cc) over the host emulator of its
+// The CUDA backend's ops (src/backend/cuda/cuda_ops_impl.h) over the host emulator of its
 // kernels (emu.h): the very kernel source, dispatch and launch geometry, run on the CPU,
 // with a plain host GEMM in place of cuBLASLt. `sm` (compute capability x 10) selects the
 // attention path as on such a GPU (>= 80: tensor-core path for fp16 / bf16). Built only

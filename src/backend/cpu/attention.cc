@@ -11,7 +11,7 @@
 #include "backend/cpu/kernels.h"
 
 // This translation unit is compiled for AVX2 + FMA (x86-64-v3; CMakeLists.txt) and only
-// called when cpu_isa() >= kAvx2 (cpu_ops.cc): the blocked kernels below are AVX2 code.
+// called when cpu_isa() >= kAvx2 (cpu_rows.cc): the blocked kernels below are AVX2 code.
 #if defined(__AVX2__) && defined(__FMA__)
 #include <immintrin.h>
 #define CR_AVX2 1

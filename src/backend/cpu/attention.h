@@ -76,6 +76,12 @@ void attention(const AttnArgs& a, float* scratch, bool use_sgemm = false);
 std::size_t attention_bf16_scratch_bytes(int q_block, int k_block, int head_dim, int max_seqlen);
 void attention_bf16(const AttnArgs& a, char* scratch);
 
+// Any AttnDesc without a window or soft-cap (causal, grouped-query heads, last-row
+// queries, shared prefixes): one task per (sequence, head), keys streamed with an online
+// softmax, no scratch. Not used by the ops (attention_causal.h is faster); a plain
+// comparison point for benchmarks. Throws Error for a window or soft-cap.
+void attention_generic(const AttnDesc& d, const Act& q, const Act& k, const Act& v, Act& out, const PackedBatch& b);
+
 // Rotary embedding (rotate-half layout) in place on q and k at the batch's positions.
 void rope_rows(Act& q, Act& k, const RopeDesc& d, const PackedBatch& b);
 

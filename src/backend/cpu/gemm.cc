@@ -159,6 +159,7 @@ Linear::Linear(const dnnl::engine& eng, GemmPrec prec, GemmPost post, const std:
   if (prec_ != GemmPrec::kInt8) {
     dnnl::post_ops ops;
     if (post_ == GemmPost::kBiasGelu) ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_gelu_erf, 0.f, 0.f);
+    if (post_ == GemmPost::kBiasGeluTanh) ops.append_eltwise(1.0f, dnnl::algorithm::eltwise_gelu_tanh, 0.f, 0.f);
     if (post_ == GemmPost::kBiasAccumulate) ops.append_sum(1.0f);
     attr_.set_post_ops(ops);
   }
@@ -228,6 +229,10 @@ void Linear::run(dnnl::stream& s, const void* src, int M, void* y) const {
     if (post_ == GemmPost::kBiasGelu) {
 #pragma omp parallel for schedule(static)
       for (int m = 0; m < M; ++m) rk().gelu(out + m * n, N_);
+    }
+    if (post_ == GemmPost::kBiasGeluTanh) {
+#pragma omp parallel for schedule(static)
+      for (int m = 0; m < M; ++m) rk().act(RowAct::kGeluTanh, out + m * n, N_, out + m * n);
     }
     return;
   }

@@ -10,7 +10,8 @@
 // * Parallelism: oneDNN runs each GEMM on the whole OpenMP pool (both cores here).
 //
 // Precisions:
-//  kF32         src f32, weights f32, dst f32; bias (+GELU | +residual via sum) as post-ops.
+//  kF32         src f32, weights f32, dst f32; bias (+GELU erf / tanh | +residual via sum)
+//               as post-ops.
 //  kBf16        src bf16 (converted by the caller, see needs_bf16_src), weights bf16,
 //               dst f32, same post-ops. Used where oneDNN has a native bf16 matmul
 //               (AVX512_BF16 / AMX).
@@ -40,7 +41,9 @@
 namespace crossrank::cpu {
 
 enum class GemmPrec { kF32, kBf16, kBf16Emu, kInt8 };
-enum class GemmPost { kBias, kBiasGelu, kBiasAccumulate };  // accumulate: y += xW^T + b
+// accumulate: y += xW^T + b; GELU erf / tanh (oneDNN eltwise post-ops, or the row kernels
+// after sgemm_det).
+enum class GemmPost { kBias, kBiasGelu, kBiasAccumulate, kBiasGeluTanh };
 
 // Process-wide facts about what this CPU's oneDNN can do (probed once, thread-safe).
 struct GemmCaps {

@@ -1,7 +1,8 @@
 #pragma once
 // Varlen attention, simple path (CUDA cores, fp32 arithmetic): every dtype and GPU (sm75
-// included), head_dim <= 256, all / first / last query rows, causal masks, grouped KV
-// heads and shared-prefix parents (ops.h AttnDesc). The oracle-like path: used where the
+// included), head_dim <= 256, all / first / last query rows, causal masks, sliding
+// windows (the block streams only the keys its rows' windows reach), soft-capped scores,
+// grouped KV heads and shared-prefix parents (ops.h AttnDesc). The oracle-like path: used where the
 // tensor-core path does not apply, and for the one-row-per-sequence queries (pooled /
 // last-token rows), which are memory bound anyway.
 //
@@ -43,8 +44,11 @@ __global__ void __launch_bounds__(WARPS * 32) attn_simple_kernel(const AttnArgs 
   const int i = i0 + warp;
   const bool active = warp < nrows;
   const int qrow = all ? s0 + i : s;
-  const int visible = a.causal ? np + i + 1 : nk;
-  const int nk_block = a.causal ? np + i0 + nrows : nk;  // keys any row of the block sees
+  // Keys [lo, visible) this warp's row sees; [k_lo, k_hi) any row of the block sees.
+  int lo, visible, k_lo, k_hi, unused;
+  attn_row_keys(a, np, n, i, lo, visible);
+  attn_row_keys(a, np, n, i0, k_lo, unused);
+  attn_row_keys(a, np, n, i0 + nrows - 1, unused, k_hi);
   const T* kp = static_cast<const T*>(a.k.p);
   const T* vp = static_cast<const T*>(a.v.p);
 
@@ -56,7 +60,7 @@ __global__ void __launch_bounds__(WARPS * 32) attn_simple_kernel(const AttnArgs 
 CR_UNROLL
   for (int c = 0; c < DMAX / 32; ++c) o[c] = 0.f;
 
-  for (int j0 = 0; j0 < nk_block; j0 += KC) {
+  for (int j0 = k_lo; j0 < k_hi; j0 += KC) {
     __syncthreads();  // the previous chunk is consumed (and Qs is visible)
     for (int idx = threadIdx.x; idx < KC * D; idx += blockDim.x) {
       const int r = idx / D, d = idx - r * D, j = j0 + r;
@@ -73,12 +77,12 @@ CR_UNROLL
     if (active) {
       const int j = j0 + lane;
       float sc = -INFINITY;
-      if (j < visible) {
+      if (j >= lo && j < visible) {
         float acc = 0.f;
         const float* q = Qs + warp * D;
         const float* k = Ks + lane * (D + 1);
         for (int d = 0; d < D; ++d) acc += q[d] * k[d];
-        sc = acc * a.scale;
+        sc = attn_score(a, acc * a.scale);
       }
       const float alpha = softmax_advance(st, warp_max(sc));
       const float p = softmax_weight(st, sc);

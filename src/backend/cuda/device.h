@@ -1,5 +1,5 @@
 #pragma once
-// What the CUDA ops (cuda_ops.cc) need from a device: memory, stream-ordered copies, the
+// What the CUDA ops (cuda_ops_impl.h) need from a device: memory, stream-ordered copies, the
 // GEMM and the fused kernels of kernels.h. Implemented by the GPU (cuda_device.cc: CUDA
 // runtime, cuBLASLt, the .cu launchers) and, for tests on machines without a GPU, by the
 // host emulator (tests/cuda_emu/), which runs the very same kernel source. Plain C++.

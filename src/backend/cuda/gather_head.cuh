@@ -1,9 +1,11 @@
 #pragma once
-// Row gather (the pooled first / last token of each sequence), element type conversion,
+// Row gather (the pooled first / last token of each sequence) and mean pooling, element
+// type conversion,
 // and the classifier head in fp32 (dense + tanh, then one or two output rows: the logit).
 //
 // Parallelisation:
-//   gather:     a block per output row, threads over columns.
+//   gather:     a block per output row, threads over columns (mean: each thread sums its
+//               column over the sequence's rows).
 //   convert:    grid-stride over elements.
 //   head_dense: a warp per output feature (8 per block), blocks (ceil(H/8), S); lanes
 //               split the dot product over H (coalesced), then a warp reduction.
@@ -19,8 +21,19 @@ inline namespace CR_KERNEL_NS {
 template <class T>
 __global__ void __launch_bounds__(256) gather_kernel(const GatherArgs a) {
   const int r = blockIdx.x;
+  const std::size_t o0 = static_cast<std::size_t>(r) * a.out.ld;
+  if (a.mean) {  // mean pooling: fp32 sums over the sequence's rows, coalesced per row
+    const int t0 = a.cu[r], t1 = a.cu[r + 1];
+    const float inv = t1 > t0 ? 1.f / static_cast<float>(t1 - t0) : 0.f;
+    for (int c = threadIdx.x; c < a.cols; c += blockDim.x) {
+      float acc = 0.f;
+      for (int t = t0; t < t1; ++t) acc += Io<T>::ld(a.in.p, static_cast<std::size_t>(t) * a.in.ld + c, a.in.t);
+      Io<T>::st(a.out.p, o0 + c, a.out.t, acc * inv);
+    }
+    return;
+  }
   const int src = a.sel == Rows::kFirst ? a.cu[r] : a.sel == Rows::kLast ? a.cu[r + 1] - 1 : r;
-  const std::size_t i0 = static_cast<std::size_t>(src) * a.in.ld, o0 = static_cast<std::size_t>(r) * a.out.ld;
+  const std::size_t i0 = static_cast<std::size_t>(src) * a.in.ld;
   for (int c = threadIdx.x; c < a.cols; c += blockDim.x)
     Io<T>::st(a.out.p, o0 + c, a.out.t, Io<T>::ld(a.in.p, i0 + c, a.in.t));
 }

@@ -1,13 +1,13 @@
 #pragma once
 // Arguments of the CUDA backend's kernels, in plain C++ (no CUDA headers): CudaOps
-// (cuda_ops.cc) fills them, a Device runs them (the GPU through the launch_<op> host
+// (cuda_ops_run.cc) fills them, a Device runs them (the GPU through the launch_<op> host
 // launchers of the .cu files, or the host emulator of tests/cuda_emu/ through the same
 // dispatch_<op> functions of the .cuh files).
 //
 // Conventions. Every matrix is row-major with a row stride `ld` in elements and its own
 // element type (Mat::t): activations of one pass are in the compute dtype, except the
 // per-sequence rows (rows == number of sequences: pooled rows and the last layer of the
-// encoder), which are fp32 so that the head reads them unrounded (see cuda_ops.cc).
+// encoder), which are fp32 so that the head reads them unrounded (see cuda_ops_impl.h).
 // Parameters of norms, biases of fused epilogues and the head are fp32. Kernel arguments
 // are passed by value.
 #include <cstddef>
@@ -58,14 +58,21 @@ struct NormArgs {
   float eps = 0.f;
 };
 
-// Fused bias + activation after a GEMM without epilogue (z may be out):
-//   kGelu:   out[m, c] = GELU_erf(z[m, c] + bias[c])                       (c < cols)
-//   kSwiGlu: out[m, c] = silu(z[m, c] + bias[c]) * (z[m, cols + c] + bias[cols + c])
-enum class BiasAct : std::uint8_t { kGelu, kSwiGlu };
+// Elementwise activation functions: the values, in order, of ops.h Activation.
+enum class ActFn : std::uint8_t { kIdentity, kGeluErf, kGeluTanh, kSilu, kTanh };
+
+// Fused bias + activation after a GEMM without epilogue, and the elementwise primitives
+// (add, activate, glu, scale); z may be out, and add may be out too (x += a: z = out = x):
+//   glu false: out[m, c] = act(z[m, c] + bias[c]) * scale + add[m, c]        (c < cols)
+//   glu true:  out[m, c] = act(z[m, c] + bias[c]) * (z[m, cols + c] + bias[cols + c])
+// (GELU erf / tanh epilogues, GeGLU erf / tanh and SwiGLU over [gate | up] halves.)
 struct BiasActArgs {
-  BiasAct act = BiasAct::kGelu;
+  ActFn act = ActFn::kIdentity;
+  bool glu = false;
   Mat z, out;
-  const float* bias = nullptr;  // [cols] (GELU) or [2 cols] (SwiGLU), or null
+  Mat add;                      // p null: nothing added (glu false only)
+  const float* bias = nullptr;  // [cols] or, with glu, [2 cols]; or null
+  float scale = 1.f;            // glu false only
   int rows = 0, cols = 0;
 };
 
@@ -83,7 +90,8 @@ struct RopeArgs {
 // up to tile_rows rows; kFirst/kLast: one query row per sequence, block x = sequence.
 enum class AttnPath : std::uint8_t {
   kSimple,  // CUDA cores, fp32 math, any dtype / rows / head_dim <= 256
-  kTensor,  // wmma tensor cores (sm80+, fp16/bf16, kAll, head_dim 32/64/128), FA-2 style
+  kTensor,  // wmma tensor cores (sm80+, fp16/bf16, kAll, head_dim 32/64/128, no window or
+            // soft-cap), FA-2 style
 };
 struct AttnArgs {
   Mat q, k, v, out;
@@ -91,6 +99,8 @@ struct AttnArgs {
   float scale = 1.f;
   Rows rows = Rows::kAll;
   bool causal = false;
+  int window = 0;       // > 0: sliding window (ops.h AttnDesc::window), either direction
+  float softcap = 0.f;  // > 0: scores become softcap tanh(score / softcap)
   int num_seqs = 0;
   const std::int32_t* cu = nullptr;      // [S + 1]
   const std::int32_t* parent = nullptr;  // [S] or null
@@ -99,11 +109,13 @@ struct AttnArgs {
   AttnPath path = AttnPath::kSimple;
 };
 
-// out[r] = in[row(r)]: kAll copies rows; kFirst / kLast pick cu[s] / cu[s+1]-1.
+// out[r] = in[row(r)]: kAll copies rows; kFirst / kLast pick cu[s] / cu[s+1]-1. With mean,
+// out[s] = the mean of rows [cu[s], cu[s+1]) instead (fp32 sums; an empty sequence gives 0).
 struct GatherArgs {
   Mat in, out;
   int rows_out = 0, cols = 0;
   Rows sel = Rows::kAll;
+  bool mean = false;
   const std::int32_t* cu = nullptr;
 };
 

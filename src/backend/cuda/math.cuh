@@ -1,7 +1,7 @@
 #pragma once
 // Math shared by the host, the device and the host emulator of the kernels
-// (tests/cuda_emu/): element conversions (round to nearest even), the exact erf GELU,
-// SiLU, the online-softmax step, element access with a run-time element type, and warp /
+// (tests/cuda_emu/): element conversions (round to nearest even), the activations (erf /
+// tanh GELU, SiLU, tanh), the attention key ranges and soft-cap, the online-softmax step, element access with a run-time element type, and warp /
 // block reductions (device and emulator only). The host-callable functions are tested on
 // the CPU against the reference op's formulas (tests/cuda_host_test.cc).
 #include <cuda_bf16.h>
@@ -106,6 +106,19 @@ void with_elem(Elem e, F&& f) {
 // GELU with the exact erf (BERT / XLM-R), as the reference op.
 CR_HD float gelu_erf(float x) { return 0.5f * x * (1.0f + erff(x * 0.70710678118654752440f)); }
 CR_HD float silu(float x) { return x / (1.0f + expf(-x)); }
+CR_HD float gelu_tanh(float x) {
+  return 0.5f * x * (1.0f + tanhf(0.7978845608028654f * (x + 0.044715f * x * x * x)));
+}
+// act(x) for an elementwise activation (ops.h activate_ref's formulas).
+CR_HD float act_fn(ActFn f, float x) {
+  switch (f) {
+    case ActFn::kGeluErf: return gelu_erf(x);
+    case ActFn::kGeluTanh: return gelu_tanh(x);
+    case ActFn::kSilu: return silu(x);
+    case ActFn::kTanh: return tanhf(x);
+    default: return x;
+  }
+}
 
 // ---- online softmax (FlashAttention) ---------------------------------------------------
 // Running state of one query row: max m of the scores seen, sum l of exp(score - m).
@@ -132,6 +145,17 @@ CR_HD float softmax_weight(const SoftmaxState& s, float score) {
 // Token row of logical key j of a sequence whose keys are its parent's `np` tokens (from
 // row p0), then its own (from row s0).
 CR_HD int key_row(int j, int np, int p0, int s0) { return j < np ? p0 + j : s0 + (j - np); }
+// Logical keys [lo, hi) that the query at own position i sees (np parent keys, n own):
+// causal and / or sliding window (ops.h AttnDesc).
+CR_HD void attn_row_keys(const AttnArgs& a, int np, int n, int i, int& lo, int& hi) {
+  const int q = np + i;
+  lo = a.window > 0 ? (q - a.window > 0 ? q - a.window : 0) : 0;
+  hi = a.causal ? q + 1 : a.window > 0 ? (q + a.window + 1 < np + n ? q + a.window + 1 : np + n) : np + n;
+}
+// A score from scale * q.k, soft-capped when asked.
+CR_HD float attn_score(const AttnArgs& a, float scaled) {
+  return a.softcap > 0.f ? a.softcap * tanhf(scaled / a.softcap) : scaled;
+}
 
 #if defined(CROSSRANK_CUDA_KERNELS)
 // ---- reductions (device / emulator) ---------------------------------------------------

@@ -97,7 +97,7 @@ AttnPath choose_attention_path(const AttnShape& s) {
   const bool half = s.q == Elem::kF16 || s.q == Elem::kBF16;
   const bool same = s.k == s.q && s.v == s.q && s.out == s.q;
   const bool dim_ok = s.head_dim == 32 || s.head_dim == 64 || s.head_dim == 128;
-  if (s.sm >= 80 && half && same && s.rows == Rows::kAll && dim_ok && s.aligned16 &&
+  if (s.sm >= 80 && half && same && s.rows == Rows::kAll && dim_ok && s.aligned16 && !s.window_or_softcap &&
       tc_attention_smem(s.head_dim) <= s.max_smem)
     return AttnPath::kTensor;
   if (simple_dmax(s.head_dim) == 0)

@@ -59,10 +59,14 @@ struct AttnShape {
   Rows rows = Rows::kAll;
   int head_dim = 0;
   bool aligned16 = false;  // q/k/v/out base pointers and row strides allow 16-byte loads
+  bool window_or_softcap = false;  // AttnDesc::window or ::softcap set
   std::size_t max_smem = kDefaultSmem;  // opt-in shared memory per block on the device
 };
 // kTensor when sm >= 80, q/k/v/out all fp16 or all bf16, rows kAll, head_dim 32/64/128,
-// 16-byte aligned and the shared memory fits; else kSimple. Throws Error when not even the
+// 16-byte aligned, no sliding window or soft-cap, and the shared memory fits; else
+// kSimple. Why not windows on tensor cores yet: a windowed instance of the wmma kernel
+// spilled registers (ptxas: bf16 D 64 with a per-lane lower bound; fp16 / bf16 D 32 with
+// the bounds recomputed from the row's position); a leaner mask is a follow-up. Throws Error when not even the
 // simple path can run (head_dim > 256 or shared memory too small).
 AttnPath choose_attention_path(const AttnShape& s);
 
