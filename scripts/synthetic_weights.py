@@ -26,6 +26,8 @@ modulo 2**64:
     *LayerNorm.weight | *.gamma                         -> (1.0, 0.1)
     *norm.weight (RMSNorm: *_layernorm, q_norm, k_norm, model.norm) -> (1.0, 0.1)
     *LayerNorm.bias   | *.beta                          -> (0.0, 0.1)
+    *norm1|norm2|emb_ln .weight / .bias (the LayerNorms of jinaai's XLM-R flash layout)
+                                                        -> (1.0, 0.1) / (0.0, 0.1)
     classifier.out_proj.weight | classifier.weight      -> (0.0, 1.0)
     other *.bias                                        -> (0.0, 0.02)
     everything else (Linear weights, embeddings)        -> (0.0, 0.0346410162)
@@ -68,7 +70,14 @@ def tensor_hash(name: str, seed: int) -> int:
     return fnv1a64(name.encode("utf-8")) ^ mix_int(seed)
 
 
+FLASH_LN = ("norm1", "norm2", "emb_ln")  # jinaai/xlm-roberta-flash-implementation's LayerNorms
+
+
 def offset_scale(name: str) -> tuple[float, float]:
+    if any(name.endswith(n + ".weight") for n in FLASH_LN):
+        return 1.0, 0.1
+    if any(name.endswith(n + ".bias") for n in FLASH_LN):
+        return 0.0, 0.1
     if name.endswith("LayerNorm.weight") or name.endswith(".gamma"):
         return 1.0, 0.1
     if name.endswith("norm.weight"):  # RMSNorm weights (Qwen3: *_layernorm, q_norm/k_norm, model.norm)

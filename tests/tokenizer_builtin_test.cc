@@ -28,7 +28,9 @@ std::string read(const std::string& path) {
 TEST(BuiltinTokenizers, AreTheTestDataFilesAndTokenizeAlike) {
   const std::string data = CROSSRANK_TEST_DATA;
   const std::pair<const char*, std::string> cases[] = {
-      {"xlmr-unigram", data + "/tokenizers/xlmr-unigram"}, {"bert-wordpiece", data + "/models/tiny-bert"}};
+      {"xlmr-unigram", data + "/tokenizers/xlmr-unigram"},
+      {"bert-wordpiece", data + "/models/tiny-bert"},
+      {"modernbert-bpe", data + "/models/tiny-modernbert-bpe"}};
   for (const auto& [name, dir] : cases) {
     const std::string_view text = builtin_tokenizer_json(name);
     ASSERT_EQ(text, read(dir + "/tokenizer.json")) << name;
@@ -45,7 +47,7 @@ TEST(BuiltinTokenizers, AreTheTestDataFilesAndTokenizeAlike) {
 TEST(BuiltinTokenizers, SyntheticModelsNeedNoFiles) {
   // CROSSRANK_TOKENIZER_DIR unset: the built-in tokenizer is used.
   if (std::getenv("CROSSRANK_TOKENIZER_DIR")) GTEST_SKIP() << "CROSSRANK_TOKENIZER_DIR is set";
-  for (const char* m : {"synthetic:tiny-bert", "synthetic:tiny-xlmr"}) {
+  for (const char* m : {"synthetic:tiny-bert", "synthetic:tiny-xlmr", "synthetic:tiny-modernbert"}) {
     auto e = Engine::open(m);
     const Pair p{"what is a panda?", "a bear from China"};
     ScoreOptions so;

@@ -122,7 +122,7 @@ struct EncodedPair {
 struct ModelInfo {
   std::string name;          // as given to Engine::open: folder path, hub id or "synthetic:NAME"
   std::string architecture;  // as config.json, e.g. "XLMRobertaForSequenceClassification"
-  std::string family;        // "xlm-roberta" | "bert" | "qwen3" | a decoder recipe's family
+  std::string family;        // "xlm-roberta" | "bert" | "modernbert" | "qwen3" | a decoder recipe's family
   int layers = 0, hidden = 0, heads = 0, kv_heads = 0, head_dim = 0, intermediate = 0, vocab_size = 0;
   int max_length = 0;        // longest pair the model accepts (positions), e.g. 8192
   std::int64_t parameters = 0;

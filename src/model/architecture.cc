@@ -7,6 +7,7 @@
 
 #include "model/decoder.h"
 #include "model/encoder.h"
+#include "model/modernbert.h"
 #include "tokenizer/tokenizer.h"
 #include "util/error.h"
 
@@ -14,7 +15,7 @@ namespace crossrank {
 
 const std::vector<const Architecture*>& architectures() {
   static const std::vector<const Architecture*> all = [] {
-    std::vector<const Architecture*> v{&xlm_roberta_architecture(), &bert_architecture()};
+    std::vector<const Architecture*> v{&xlm_roberta_architecture(), &bert_architecture(), &modernbert_architecture()};
     for (const Architecture* a : decoder_architectures()) v.push_back(a);
     return v;
   }();

@@ -3,6 +3,7 @@
 // "synthetic:NAME"). The architecture (src/model/architecture.h) decides which fields
 // matter and validates them; this struct only carries them.
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -11,6 +12,13 @@
 namespace crossrank {
 
 class Architecture;
+
+// Settings only one family reads (e.g. ModernBERT's per-layer attention kinds), filled by
+// that family's parse_config / synthetic_shapes and read back by its own code; opaque to
+// the rest of crossrank.
+struct FamilyParams {
+  virtual ~FamilyParams() = default;
+};
 
 struct ModelConfig {
   const Architecture* arch = nullptr;  // the family that reads this model (never null after parsing)
@@ -29,6 +37,7 @@ struct ModelConfig {
   float rope_theta = 0.f;  // rotary models
   bool tie_word_embeddings = false;
   int max_length = 0;      // longest sequence (tokens incl. template) the model accepts
+  std::shared_ptr<const FamilyParams> family_params;  // the family's own settings, or null
 
   // Decoder rerankers (src/model/decoder.h): the parameterised decoder, as data.
   struct Decoder {

@@ -32,6 +32,20 @@ std::vector<std::string> aliases_of(const std::string& name, const char* prefix)
   return out;
 }
 
+// jinaai's remote code names its config class XLMRobertaFlashConfig (config.json auto_map).
+bool flash_layout_config(const nlohmann::json& j) {
+  if (!j.contains("auto_map") || !j["auto_map"].is_object()) return false;
+  for (const auto& [k, v] : j["auto_map"].items())
+    if (v.is_string() && v.get<std::string>().find("XLMRobertaFlashConfig") != std::string::npos) return true;
+  return false;
+}
+
+std::shared_ptr<const FamilyParams> layout_params(const EncoderLayout& l) {
+  auto p = std::make_shared<EncoderParams>();
+  p->layout = &l;
+  return p;
+}
+
 class EncoderArchitecture final : public Architecture {
  public:
   explicit EncoderArchitecture(EncoderStyle s) : s_(std::move(s)) {}
@@ -74,12 +88,14 @@ class EncoderArchitecture final : public Architecture {
                   std::to_string(c.heads));
     finish(c);
     if (c.max_length < 2) throw Error(where + ": max_position_embeddings too small");
+    if (s_.roberta_positions && flash_layout_config(j)) c.family_params = layout_params(flash_encoder_layout());
     return c;
   }
 
   std::vector<std::pair<std::string, ModelConfig>> synthetic_shapes() const override {
     std::vector<std::pair<std::string, ModelConfig>> r;
-    auto add = [&](const char* name, int layers, int hidden, int heads, int inter, int vocab, int maxpos) {
+    auto add = [&](const char* name, int layers, int hidden, int heads, int inter, int vocab, int maxpos,
+                   bool flash = false) {
       ModelConfig c;
       c.arch = this;
       c.architecture = s_.hf_classes.front();
@@ -93,12 +109,16 @@ class EncoderArchitecture final : public Architecture {
       c.pad_token_id = s_.default_pad;
       c.norm_eps = s_.default_eps;
       finish(c);
+      if (flash) c.family_params = layout_params(flash_encoder_layout());
       r.emplace_back(name, c);
     };
     if (s_.roberta_positions) {
       add("bge-reranker-v2-m3", 24, 1024, 16, 4096, 250002, 8194);
       add("bge-reranker-base", 12, 768, 12, 3072, 250002, 514);
       add("tiny-xlmr", 2, 32, 4, 64, 8002, 1026);
+      // jinaai/jina-reranker-v2-base-multilingual's shape in its flash layout, and a tiny one.
+      add("jina-reranker-v2-base-multilingual", 12, 768, 12, 3072, 250002, 1026, true);
+      add("tiny-jina-xlmr", 2, 32, 4, 64, 8002, 1026, true);
     } else {
       add("ms-marco-MiniLM-L-6-v2", 6, 384, 12, 1536, 30522, 512);
       add("tiny-bert", 2, 32, 4, 64, 30522, 512);
@@ -108,6 +128,7 @@ class EncoderArchitecture final : public Architecture {
 
   std::vector<TensorSpec> tensors(const ModelConfig& c) const override {
     const std::string p = s_.prefix;
+    const EncoderLayout& y = encoder_layout(c);
     const std::int64_t H = c.hidden, I = c.intermediate;
     std::vector<TensorSpec> s;
     auto add = [&](std::string name, std::vector<std::int64_t> shape) {
@@ -117,25 +138,29 @@ class EncoderArchitecture final : public Architecture {
       t.shape = std::move(shape);
       s.push_back(std::move(t));
     };
+    auto lin = [&](const std::string& n, std::int64_t out, std::int64_t in) {
+      add(n + ".weight", {out, in});
+      add(n + ".bias", {out});
+    };
     add(p + "embeddings.word_embeddings.weight", {c.vocab_size, H});
     add(p + "embeddings.position_embeddings.weight", {c.max_position_embeddings, H});
     add(p + "embeddings.token_type_embeddings.weight", {c.type_vocab_size, H});
-    add(p + "embeddings.LayerNorm.weight", {H});
-    add(p + "embeddings.LayerNorm.bias", {H});
+    add(p + y.emb_norm + ".weight", {H});
+    add(p + y.emb_norm + ".bias", {H});
     for (int l = 0; l < c.layers; ++l) {
-      const std::string q = p + "encoder.layer." + std::to_string(l) + ".";
-      for (const char* m : {"attention.self.query", "attention.self.key", "attention.self.value", "attention.output.dense"}) {
-        add(q + m + ".weight", {H, H});
-        add(q + m + ".bias", {H});
+      const std::string q = p + y.layer + std::to_string(l) + ".";
+      if (y.qkv) {
+        lin(q + y.qkv, 3 * H, H);
+      } else {
+        for (const char* m : {y.q, y.k, y.v}) lin(q + m, H, H);
       }
-      add(q + "attention.output.LayerNorm.weight", {H});
-      add(q + "attention.output.LayerNorm.bias", {H});
-      add(q + "intermediate.dense.weight", {I, H});
-      add(q + "intermediate.dense.bias", {I});
-      add(q + "output.dense.weight", {H, I});
-      add(q + "output.dense.bias", {H});
-      add(q + "output.LayerNorm.weight", {H});
-      add(q + "output.LayerNorm.bias", {H});
+      lin(q + y.attn_out, H, H);
+      add(q + y.norm1 + ".weight", {H});
+      add(q + y.norm1 + ".bias", {H});
+      lin(q + y.ffn_in, I, H);
+      lin(q + y.ffn_out, H, I);
+      add(q + y.norm2 + ".weight", {H});
+      add(q + y.norm2 + ".bias", {H});
     }
     if (s_.pooler_head) {
       add(p + "pooler.dense.weight", {H, H});
@@ -170,7 +195,7 @@ class EncoderArchitecture final : public Architecture {
     const PairTemplate t = pair_template(tok);
     check_pair_inputs(c, query, document, o.max_length, t.specials() + 2);
     std::vector<int32_t> q = tok.encode(query), d = tok.encode(document);
-    truncate_for(q, d, o, t.specials());
+    truncate_for(q, d, layout_truncation(c, o), t.specials());
     return build_pair(q, d, t);
   }
 
@@ -206,6 +231,12 @@ class EncoderArchitecture final : public Architecture {
   const EncoderStyle& style() const { return s_; }
 
  private:
+  // Why: jina-reranker-v2's own compute_score tokenizes pairs with truncation=True
+  // (longest_first); FlagEmbedding's rule (crossrank's default) belongs to BGE models.
+  static ScoreOptions layout_truncation(const ModelConfig& c, ScoreOptions o) {
+    if (&encoder_layout(c) == &flash_encoder_layout()) o.truncation = Truncation::kLongestFirst;
+    return o;
+  }
   PairTemplate pair_template(const Tokenizer& tok) const {
     PairTemplate t;
     t.cls = tok.special().cls;
@@ -244,6 +275,33 @@ class EncoderArchitecture final : public Architecture {
 };
 
 }  // namespace
+
+const EncoderLayout& hf_encoder_layout() {
+  static const EncoderLayout l{"hf",
+                               "embeddings.LayerNorm",
+                               "encoder.layer.",
+                               nullptr,
+                               "attention.self.query",
+                               "attention.self.key",
+                               "attention.self.value",
+                               "attention.output.dense",
+                               "attention.output.LayerNorm",
+                               "intermediate.dense",
+                               "output.dense",
+                               "output.LayerNorm"};
+  return l;
+}
+
+const EncoderLayout& flash_encoder_layout() {
+  static const EncoderLayout l{"flash",   "emb_ln",   "encoder.layers.", "mixer.Wqkv", nullptr,    nullptr,
+                               nullptr,   "mixer.out_proj", "norm1",     "mlp.fc1",    "mlp.fc2", "norm2"};
+  return l;
+}
+
+const EncoderLayout& encoder_layout(const ModelConfig& c) {
+  const auto* p = dynamic_cast<const EncoderParams*>(c.family_params.get());
+  return p && p->layout ? *p->layout : hf_encoder_layout();
+}
 
 const Architecture& xlm_roberta_architecture() {
   static const EncoderArchitecture a(EncoderStyle{"xlm-roberta",

@@ -25,6 +25,29 @@ struct EncoderStyle {
   int content_lo;                      // bench inputs draw content ids from [content_lo, vocab)
 };
 
+// Where a checkpoint keeps the encoder's tensors (below the base-model prefix): the HF
+// transformers layout, or jinaai's XLM-R "flash" layout (jinaai/xlm-roberta-flash-
+// implementation, used by jina-reranker-v2-base-multilingual: emb_ln, encoder.layers.N.
+// mixer.Wqkv / out_proj, norm1, mlp.fc1 / fc2, norm2). Same math, other names.
+struct EncoderLayout {
+  const char* name;      // "hf" | "flash"
+  const char* emb_norm;  // the embeddings' LayerNorm
+  const char* layer;     // the prefix of layer N: layer + N + "."
+  const char* qkv;       // one stacked [3H, H] projection (q; k; v), or null: q, k, v apart
+  const char* q;
+  const char* k;
+  const char* v;
+  const char* attn_out, *norm1, *ffn_in, *ffn_out, *norm2;
+};
+const EncoderLayout& hf_encoder_layout();
+const EncoderLayout& flash_encoder_layout();
+
+// The layout of an encoder config (ModelConfig::family_params; HF when it sets none).
+struct EncoderParams final : FamilyParams {
+  const EncoderLayout* layout = nullptr;
+};
+const EncoderLayout& encoder_layout(const ModelConfig& c);
+
 const Architecture& xlm_roberta_architecture();
 const Architecture& bert_architecture();
 

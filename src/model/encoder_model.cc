@@ -25,6 +25,7 @@ class EncoderModel final : public Model {
   EncoderModel(const EncoderStyle& s, const ModelConfig& c, const TensorMap& t, Ops& ops, bool shortcut)
       : H_(c.hidden), I_(c.intermediate), L_(c.layers), shortcut_(shortcut) {
     const std::string p = s.prefix;
+    const EncoderLayout& lay = encoder_layout(c);
     auto T = [&](const std::string& n) { return &t.at(n); };
     auto ln = [&](const std::string& n) {
       NormDesc d;
@@ -50,28 +51,34 @@ class EncoderModel final : public Model {
     e.type = T(p + "embeddings.token_type_embeddings.weight");
     e.has_norm = true;
     e.norm.kind = NormKind::kLayerNorm;
-    e.norm.weight = T(p + "embeddings.LayerNorm.weight");
-    e.norm.bias = T(p + "embeddings.LayerNorm.bias");
+    e.norm.weight = T(p + lay.emb_norm + ".weight");
+    e.norm.bias = T(p + lay.emb_norm + ".bias");
     e.norm.eps = c.norm_eps;
     emb_ = ops.prepare_embedding(e);
     ops.set_pooled_rows(RowSel::kFirst);
     layers_.resize(L_);
     for (int l = 0; l < L_; ++l) {
-      const std::string q = p + "encoder.layer." + std::to_string(l) + ".";
+      const std::string q = p + lay.layer + std::to_string(l) + ".";
       const std::string tag = "layer." + std::to_string(l) + ".";
       Layer& y = layers_[l];
-      const std::string Q = q + "attention.self.query", K = q + "attention.self.key", V = q + "attention.self.value";
-      if (shortcut_ && l == L_ - 1) {
-        y.q = lin(tag + "q", {Q}, Epilogue::kNone);
-        y.kv = lin(tag + "kv", {K, V}, Epilogue::kNone);
+      if (lay.qkv) {
+        // One stacked Q|K|V weight: the last layer projects Q for every row too and keeps
+        // the first rows (the shortcut still skips the rest of the layer).
+        y.qkv = lin(tag + "qkv", {q + lay.qkv}, Epilogue::kNone);
       } else {
-        y.qkv = lin(tag + "qkv", {Q, K, V}, Epilogue::kNone);
+        const std::string Q = q + lay.q, K = q + lay.k, V = q + lay.v;
+        if (shortcut_ && l == L_ - 1) {
+          y.q = lin(tag + "q", {Q}, Epilogue::kNone);
+          y.kv = lin(tag + "kv", {K, V}, Epilogue::kNone);
+        } else {
+          y.qkv = lin(tag + "qkv", {Q, K, V}, Epilogue::kNone);
+        }
       }
-      y.out = lin(tag + "attn_out", {q + "attention.output.dense"}, Epilogue::kResidual);
-      y.ln1 = ln(q + "attention.output.LayerNorm");
-      y.ffn1 = lin(tag + "ffn_in", {q + "intermediate.dense"}, Epilogue::kGelu);
-      y.ffn2 = lin(tag + "ffn_out", {q + "output.dense"}, Epilogue::kResidual);
-      y.ln2 = ln(q + "output.LayerNorm");
+      y.out = lin(tag + "attn_out", {q + lay.attn_out}, Epilogue::kResidual);
+      y.ln1 = ln(q + lay.norm1);
+      y.ffn1 = lin(tag + "ffn_in", {q + lay.ffn_in}, Epilogue::kGelu);
+      y.ffn2 = lin(tag + "ffn_out", {q + lay.ffn_out}, Epilogue::kResidual);
+      y.ln2 = ln(q + lay.norm2);
     }
     HeadDesc h;
     if (s.pooler_head) {
@@ -101,7 +108,15 @@ class EncoderModel final : public Model {
     for (int l = 0; l < L_; ++l) {
       const Layer& y = layers_[l];
       const std::size_t scope = ops.mark();
-      if (!y.kv) {
+      if (shortcut_ && l == L_ - 1 && !y.kv) {  // stacked Q|K|V: project all rows, keep the first queries
+        Act qkv = ops.alloc(T, 3 * H);
+        ops.linear(x, *y.qkv, qkv);
+        Act q = ops.alloc(S, H);
+        ops.gather_rows(qkv.cols_view(0, H), RowSel::kFirst, q);
+        x0.next = y.out.get();
+        ops.gather_rows(x, RowSel::kFirst, x0);
+        attend_and_ffn(ops, y, q, qkv.cols_view(H, H), qkv.cols_view(2 * H, H), S, RowSel::kFirst, x0, nullptr);
+      } else if (!y.kv) {
         block(ops, y, x, T, RowSel::kAll, x, first_reader(l + 1));
       } else {
         Act kv = ops.alloc(T, 2 * H);
@@ -114,7 +129,7 @@ class EncoderModel final : public Model {
       }
       ops.release(scope);
     }
-    if (!layers_.back().kv) ops.gather_rows(x, RowSel::kFirst, x0);
+    if (!shortcut_) ops.gather_rows(x, RowSel::kFirst, x0);
     return ops.head(x0, *head_);
   }
 

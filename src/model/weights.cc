@@ -35,7 +35,14 @@ void synthetic_fill(const std::string& name, std::uint64_t seed, float* out, std
   for (unsigned char ch : name) h = (h ^ ch) * 0x100000001b3ull;
   h ^= mix(seed);
   float offset = 0.0f, scale = 0.0346410162f;
-  if (ends_with(name, "LayerNorm.weight") || ends_with(name, ".gamma")) {
+  // The LayerNorms of jinaai's XLM-R flash layout (scripts/synthetic_weights.py: FLASH_LN).
+  const bool flash_ln_w = ends_with(name, "norm1.weight") || ends_with(name, "norm2.weight") || ends_with(name, "emb_ln.weight");
+  const bool flash_ln_b = ends_with(name, "norm1.bias") || ends_with(name, "norm2.bias") || ends_with(name, "emb_ln.bias");
+  if (flash_ln_w) {
+    offset = 1.0f; scale = 0.1f;
+  } else if (flash_ln_b) {
+    scale = 0.1f;
+  } else if (ends_with(name, "LayerNorm.weight") || ends_with(name, ".gamma")) {
     offset = 1.0f; scale = 0.1f;
   } else if (ends_with(name, "norm.weight")) {  // RMSNorm weights (Qwen3: *_layernorm, q/k_norm, model.norm)
     offset = 1.0f; scale = 0.1f;

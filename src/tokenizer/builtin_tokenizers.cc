@@ -22,6 +22,7 @@
 CR_EMBED(crossrank_tok_xlmr, "tokenizers/xlmr-unigram/tokenizer.json")
 CR_EMBED(crossrank_tok_bert, "models/tiny-bert/tokenizer.json")
 CR_EMBED(crossrank_tok_qwen3, "tokenizers/qwen-bpe/qwen3.tokenizer-skeleton.json")
+CR_EMBED(crossrank_tok_modernbert, "models/tiny-modernbert-bpe/tokenizer.json")
 
 namespace crossrank {
 
@@ -30,6 +31,9 @@ std::string_view builtin_tokenizer_json(std::string_view name) {
   if (name == "bert-wordpiece") return {crossrank_tok_bert, static_cast<std::size_t>(crossrank_tok_bert_end - crossrank_tok_bert)};
   if (name == "qwen3-skeleton")
     return {crossrank_tok_qwen3, static_cast<std::size_t>(crossrank_tok_qwen3_end - crossrank_tok_qwen3)};
+  if (name == "modernbert-bpe")
+    return {crossrank_tok_modernbert,
+            static_cast<std::size_t>(crossrank_tok_modernbert_end - crossrank_tok_modernbert)};
   return {};
 }
 

@@ -10,7 +10,8 @@ namespace crossrank {
 // unigram, tests/data/tokenizers/xlmr-unigram) or "bert-wordpiece" (the ms-marco MiniLM
 // WordPiece, tests/data/models/tiny-bert) or "qwen3-skeleton" (Qwen3's tokenizer.json
 // without its vocabulary, tests/data/tokenizers/qwen-bpe; the ranks, qwen.tiktoken, are
-// data). Empty for any other name.
+// data) or "modernbert-bpe" (a 2k byte-level BPE in ModernBERT's tokenizer.json layout,
+// tests/data/models/tiny-modernbert-bpe). Empty for any other name.
 std::string_view builtin_tokenizer_json(std::string_view name);
 
 }  // namespace crossrank
