@@ -34,8 +34,8 @@ What it does, in one run:
 
 `--gate` instead puts every system's low precisions through crossrank's real-weight quality gate
 (bench/peers_gate.py, same scorers; `--gate --help` lists its options).
-Systems that pip cannot provide here are reported as "not installed" and skipped.
-OPENBLAS_CORETYPE is unset for this command only (it pins numpy/torch's OpenBLAS kernels).
+Systems that pip cannot provide are reported as "not installed" and skipped. OPENBLAS_CORETYPE is
+unset for this command only (it pins numpy/torch's OpenBLAS kernels).
 """
 from __future__ import annotations
 
@@ -298,8 +298,8 @@ class OrtScorer:
 class OvScorer:
     """OpenVINO CPU plugin on an ONNX file, INFERENCE_PRECISION_HINT pinned (f32 / bf16).
     nncf_int8: weights compressed to int8 by NNCF first (what optimum-intel --weight-format int8
-    does; the CPU plugin then quantizes activations dynamically). A QDQ / QLinear ONNX from
-    quantize_dynamic runs as it is, in int8 where the plugin keeps it."""
+    does; the CPU plugin then quantizes activations dynamically). An ONNX from quantize_dynamic
+    runs as it is (the note says whether the plugin kept int8 GEMMs)."""
 
     def __init__(self, onnx_path: Path, folder: Path, bert: bool, precision: str, threads: int,
                  nncf_int8: bool = False, truncation: str = "longest_first"):
@@ -320,7 +320,12 @@ class OvScorer:
         actual = t.to_string() if hasattr(t, "to_string") else str(t)
         self.req = self.compiled.create_infer_request()
         self.tok = PairTokenizer(folder, bert, truncation)
-        self.note = f"openvino {ov.__version__.split('-')[0]}, INFERENCE_PRECISION_HINT {precision} -> {actual}{how}"
+        # What the plugin made of it: the precision its FullyConnected layers run in (u8: int8 GEMMs).
+        rts = [o.get_rt_info() for o in self.compiled.get_runtime_model().get_ops()]
+        fc = sorted({r["runtimePrecision"].astype(str) for r in rts if "layerType" in r and
+                     r["layerType"].astype(str) == "FullyConnected" and "runtimePrecision" in r})
+        self.note = (f"openvino {ov.__version__.split('-')[0]}, INFERENCE_PRECISION_HINT {precision} -> {actual}{how}; "
+                     f"FullyConnected runs {'/'.join(fc)}")
         self.extra = {}
         if precision == "bf16" and "bf16" not in actual:
             self.note += " (no native bf16 here: ran in f32)"
@@ -329,14 +334,6 @@ class OvScorer:
     def __call__(self, batch):
         feed, n = self.tok(batch)
         return self.req.infer(feed)[0][:, 0].astype("float32"), n
-
-
-def run_ort(onnx_path: Path, folder: Path, bert: bool, pairs, args) -> dict:
-    return run_peer(OrtScorer(onnx_path, folder, bert, args.threads), pairs, args)
-
-
-def run_ov(onnx_path: Path, folder: Path, bert: bool, precision: str, pairs, args, int8: bool = False) -> dict:
-    return run_peer(OvScorer(onnx_path, folder, bert, precision, args.threads, nncf_int8=int8), pairs, args)
 
 
 def convert_ct2(folder: Path, ct2_dir: Path) -> None:
@@ -406,10 +403,6 @@ class Ct2Scorer:
             h0 = np.asarray(out.last_hidden_state, dtype=np.float32)[:, 0]
             logits = np.tanh(h0 @ h[0].T + h[1]) @ h[2].T + h[3]
         return logits[:, 0].astype(np.float32), sum(len(x) for x in ids)
-
-
-def run_ct2(folder: Path, ct2_dir: Path, bert: bool, compute_type: str, pairs, args) -> dict:
-    return run_peer(Ct2Scorer(folder, ct2_dir, bert, compute_type, args.threads), pairs, args)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -566,16 +559,20 @@ def main() -> int:
                     quantize_onnx(onnx32, onnx8, external=args.model == "bge-reranker-v2-m3")
             except Exception as e:
                 log(f"ONNX export / quantization failed: {type(e).__name__}: {e}")
+        def peer(system, dtype, make):  # make() -> a scorer
+            attempt(system, dtype, lambda: run_peer(make(), pairs, args))
+
+        th, ct2 = args.threads, tmp / "ct2"
         if "onnxruntime" in peer_systems:
-            attempt("onnxruntime", "fp32", lambda: run_ort(onnx32, folder, bert, pairs, args))
-            attempt("onnxruntime", "int8", lambda: run_ort(onnx8, folder, bert, pairs, args))
+            peer("onnxruntime", "fp32", lambda: OrtScorer(onnx32, folder, bert, th))
+            peer("onnxruntime", "int8", lambda: OrtScorer(onnx8, folder, bert, th))
         if "openvino" in peer_systems:
-            attempt("openvino", "fp32", lambda: run_ov(onnx32, folder, bert, "f32", pairs, args))
-            attempt("openvino", "bf16", lambda: run_ov(onnx32, folder, bert, "bf16", pairs, args))
-            attempt("openvino", "int8", lambda: run_ov(onnx32, folder, bert, "f32", pairs, args, int8=True))
+            peer("openvino", "fp32", lambda: OvScorer(onnx32, folder, bert, "f32", th))
+            peer("openvino", "bf16", lambda: OvScorer(onnx32, folder, bert, "bf16", th))
+            peer("openvino", "int8", lambda: OvScorer(onnx32, folder, bert, "f32", th, nncf_int8=True))
         if "ctranslate2" in peer_systems:
-            attempt("ctranslate2", "fp32", lambda: run_ct2(folder, tmp / "ct2", bert, "float32", pairs, args))
-            attempt("ctranslate2", "int8", lambda: run_ct2(folder, tmp / "ct2", bert, "int8_float32", pairs, args))
+            peer("ctranslate2", "fp32", lambda: Ct2Scorer(folder, ct2, bert, "float32", th))
+            peer("ctranslate2", "int8", lambda: Ct2Scorer(folder, ct2, bert, "int8_float32", th))
     finally:
         if not args.workdir:
             shutil.rmtree(tmp, ignore_errors=True)
