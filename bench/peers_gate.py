@@ -242,6 +242,22 @@ def configs(ctx) -> list:
 # report
 
 
+# What each configuration is (the table's first note); "(bench)" marks the one bench/peers.py times.
+WHAT = {
+    ("crossrank", "int8"): "w8a8, per-token activations, SmoothQuant, 16-bit pooled rows, fp32 attention",
+    ("onnxruntime", "int8"): "(bench) quantize_dynamic QInt8: s8 per-tensor weights, u8 per-tensor dynamic activations",
+    ("onnxruntime", "int8-u8"): "quantize_dynamic QUInt8 (u8 x u8: no u8s8 pair saturation without VNNI)",
+    ("onnxruntime", "int8-rr"): "quantize_dynamic QInt8, reduce_range (7-bit weights: ORT's advice without VNNI)",
+    ("onnxruntime", "int8-pc"): "quantize_dynamic QInt8, per-channel weights",
+    ("openvino", "int8"): "the onnxruntime QInt8 ONNX, as it is",
+    ("openvino", "int8-nncf"): "(bench) NNCF INT8_ASYM per-channel weights; the plugin quantizes activations "
+                               "dynamically",
+    ("ctranslate2", "int8_float32"): "(bench) int8 per-channel weights, per-row dynamic int8 activations",
+    ("ctranslate2", "int8"): "int8 everywhere CT2 has it",
+    ("st-torch", "bf16"): "(bench) torch.autocast(\"cpu\", torch.bfloat16)",
+}
+
+
 def decided_top1_fail(a: dict, name: str) -> bool:
     """A partial run fails the top-1 gate for sure once its changed top-1s exceed what the whole set allows."""
     changed = round(a["lists"] * (1 - a["top1"]))
@@ -279,8 +295,8 @@ def render(rows, meta) -> str:
             ok = min(w["ndcg10"], t["ndcg10"]) >= BF16_AGREE
             verdict += f"; bf16 gate (agreement >= {BF16_AGREE}) {'pass' if ok else 'fail'}"
         dl = ", ".join(f"{a['max_abs_delta']:.2g}" if a else "-" for a in (w, t))
-        out.append(f"| {r['system']} | {r['precision']} | {cell(w)} | {cell(t)} | {dl} | {verdict} | "
-                   f"{r.get('note', '')} |")
+        note = "; ".join(x for x in (WHAT.get((r["system"], r["precision"])), r.get("note")) if x)
+        out.append(f"| {r['system']} | {r['precision']} | {cell(w)} | {cell(t)} | {dl} | {verdict} | {note} |")
     out.append("\nNDCG drop = fp32 real NDCG@10 minus this configuration's (positive: worse). Figures, as "
                "tests/real_weights_test.cc prints them:\n\n```")
     out += [line for r in rows for line in r.get("lines", [])]
