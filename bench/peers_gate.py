@@ -21,11 +21,14 @@ Configurations (`--configs` picks by "system:precision"):
                  as it is, int8-nncf = NNCF int8 weights + dynamic activations (bench/peers.py's)
   ctranslate2    float32, int8_float32, int8
   st-torch       fp32, bf16 = torch.autocast("cpu", torch.bfloat16) (sentence-transformers CrossEncoder)
-Peers score each list in its own order in batches of --batch-size, padded to the longest pair of
-the batch (bench/peers.py's serving path; ORT's dynamic per-tensor activation scales see the
-whole batch), with FlagEmbedding's truncation (only_second at 512; no pair of either set
-reaches 512 tokens). The fp32 row of each peer is the harness check: it must agree with the
-HF reference to ~1e-5. Scores are cached in --workdir/scores (delete to re-score).
+Peers score each list on its own, in batches of --batch-size passages sorted by token count and
+padded to the longest of the batch (bench/peers.py's serving path; ORT's dynamic per-tensor
+activation scales see the whole batch), with FlagEmbedding's truncation (only_second at 512; no
+pair of either set reaches 512 tokens). The fp32 row of each peer is the harness check: it must
+agree with the HF reference to ~1e-5. Scores are cached in --workdir/scores (delete to re-score),
+so a run can go in steps: `--sets wikiqa` for every configuration first (37k tokens; it decides
+most verdicts), TREC-DL (392k tokens) for the rest, then `--cached-only` for the table.
+A partial run reports "fail" as soon as the changed top-1s exceed what the whole set allows.
 """
 from __future__ import annotations
 
