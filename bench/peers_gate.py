@@ -36,6 +36,7 @@ import argparse
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -338,6 +339,8 @@ def main(argv=None) -> int:
                     help="score nothing: the table from the scores already in --workdir")
     ap.add_argument("--output", help="also write the table (Markdown) and the figures (.json) here")
     args = ap.parse_args(argv)
+    if args.cached_only and not args.workdir:
+        ap.error("--cached-only reads the scores of an earlier run: pass its --workdir")
     model_dir = Path(args.model_dir)
     if not (model_dir / "model.safetensors").exists():
         sys.exit(f"peers_gate.py: no real MiniLM folder at {model_dir}: run scripts/setup_real_minilm.sh "
@@ -405,6 +408,8 @@ def main(argv=None) -> int:
             row["note"] = f"failed: {type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ''}"
         if not args.cached_only:
             log(f"{system} {prec}: {time.time() - t0:.0f} s {row.get('note', '')}")
+    if not args.workdir:
+        shutil.rmtree(tmp, ignore_errors=True)
     meta = {**cpu_meta(), "model_dir": model_dir.name, "batch_size": args.batch_size, "threads": args.threads}
     text = render(rows, meta) + f"\nWhole run: {time.time() - t_start:.0f} s.\n"
     print(text)
