@@ -248,7 +248,8 @@ def configs(ctx) -> list:
 
 # What each configuration is (the table's first note); "(bench)" marks the one bench/peers.py times.
 WHAT = {
-    ("crossrank", "int8"): "w8a8, per-token activations, SmoothQuant, 16-bit pooled rows, fp32 attention",
+    ("crossrank", "int8"): "per-row activation scales, SmoothQuant, 16-bit pooled rows, fp32 attention; the GEMM "
+                           "per ISA (docs/quality.md)",
     ("onnxruntime", "int8"): "(bench) quantize_dynamic QInt8: s8 per-tensor weights, u8 per-tensor dynamic activations",
     ("onnxruntime", "int8-u8"): "quantize_dynamic QUInt8 (u8 x u8: no u8s8 pair saturation without VNNI)",
     ("onnxruntime", "int8-rr"): "quantize_dynamic QInt8, reduce_range (7-bit weights: ORT's advice without VNNI)",
