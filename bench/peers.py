@@ -24,7 +24,7 @@ What it does, in one run:
                             float32 / int8_float32; the classification head in numpy
        openvino             the same ONNX files, INFERENCE_PRECISION_HINT pinned to f32 or bf16
                             (OpenVINO silently picks bf16 on AVX512-BF16/AMX CPUs otherwise);
-                            int8 = the quantize_dynamic model
+                            int8 = NNCF int8 weights, dynamic activation quantization
      ORT / OpenVINO batches are tokenized with the `tokenizers` library from the same
      tokenizer.json and padded to the longest pair of the batch (their usual serving path).
   4. Prints one table (pairs/s and real tokens/s per system and dtype) and crossrank's ratio to
@@ -32,8 +32,10 @@ What it does, in one run:
      pairs/s ratio when both measured the same batches and stays fair when a capped system
      measured fewer batches.
 
-Systems that pip cannot provide here are reported as "not installed" and skipped.
-OPENBLAS_CORETYPE is unset for this command only (it pins numpy/torch's OpenBLAS kernels).
+`--gate` instead puts every system's low precisions through crossrank's real-weight quality gate
+(bench/peers_gate.py, same scorers; `--gate --help` lists its options).
+Systems that pip cannot provide are reported as "not installed" and skipped. OPENBLAS_CORETYPE is
+unset for this command only (it pins numpy/torch's OpenBLAS kernels).
 """
 from __future__ import annotations
 
@@ -138,6 +140,17 @@ def export_onnx(folder: Path, out: Path) -> None:
     gc.collect()
 
 
+def quantize_onnx(src: Path, out: Path, weight_type: str = "QInt8", external: bool = False, **kw) -> None:
+    """onnxruntime quantize_dynamic: weight_type QInt8 / QUInt8 weights, dynamic per-tensor uint8
+    activations; kw: its other options (reduce_range, per_channel)."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    t0 = time.time()
+    quantize_dynamic(str(src), str(out), weight_type=getattr(QuantType, weight_type), use_external_data_format=external,
+                     **kw)
+    log(f"quantize_dynamic {weight_type} {kw or ''} -> {out.name} in {time.time() - t0:.0f} s")
+
+
 # ----------------------------------------------------------------------------------------------
 # measurement harness
 
@@ -166,13 +179,14 @@ def measure(run_batch, pairs, args) -> dict:
 
 
 class PairTokenizer:
-    """tokenizer.json pipeline (the `tokenizers` library), longest_first at 512, padded per batch."""
+    """tokenizer.json pipeline (the `tokenizers` library) at 512 tokens, padded per batch.
+    truncation: "longest_first" (the bench) or "only_second" (FlagEmbedding's, the gate's goldens)."""
 
-    def __init__(self, folder: Path, bert: bool):
+    def __init__(self, folder: Path, bert: bool, truncation: str = "longest_first"):
         from tokenizers import Tokenizer
 
         self.tok = Tokenizer.from_file(str(folder / "tokenizer.json"))
-        self.tok.enable_truncation(512, strategy="longest_first")
+        self.tok.enable_truncation(512, strategy=truncation)
         pad_id = 0 if bert else 1
         self.tok.enable_padding(pad_id=pad_id, pad_token="[PAD]" if bert else "<pad>")
         self.bert = bert
@@ -190,7 +204,16 @@ class PairTokenizer:
 
 
 # ----------------------------------------------------------------------------------------------
-# systems
+# systems: each peer is a scorer, `scorer(batch of (q, d)) -> (float32 logits [B], real tokens)`,
+# with `.note` describing it; the bench times it (run_peer), bench/peers_gate.py scores the
+# real-weight gate lists with the same objects.
+
+
+def run_peer(scorer, pairs, args) -> dict:
+    r = measure(lambda batch: scorer(batch)[1], pairs, args)
+    r["note"] = scorer.note
+    r.update(getattr(scorer, "extra", {}))
+    return r
 
 
 def run_crossrank(exe: Path, name: str, dtype: str, pairs_file: Path, args) -> dict:
@@ -214,162 +237,176 @@ def run_crossrank(exe: Path, name: str, dtype: str, pairs_file: Path, args) -> d
             "note": f"backend {j['dtypes'][0]['backend']}"}
 
 
+class StScorer:
+    """sentence-transformers CrossEncoder.predict (raw logits), fp32 or under torch.autocast bf16.
+    Real token counts come from a PairTokenizer outside predict (the bench counts them untimed)."""
+
+    def __init__(self, folder: Path, bf16: bool, bert: bool, truncation: str = "longest_first"):
+        import torch
+        from sentence_transformers import CrossEncoder
+        from tokenizers import Tokenizer
+
+        self.ce = CrossEncoder(str(folder), device="cpu", max_length=512, activation_fn=torch.nn.Identity(),
+                               model_kwargs={"dtype": torch.float32})
+        # transformers 5 rebuilds XLM-R's normalizer / pre-tokenizer; use tokenizer.json as is, as
+        # crossrank (and every tokenizers-based stack) does, so the token counts match.
+        self.ce.tokenizer._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self.tok, self.bf16 = PairTokenizer(folder, bert, truncation), bf16
+        self.note = f"torch {torch.__version__}, {torch.backends.cpu.get_cpu_capability()}"
+
+    def __call__(self, batch, count_tokens: bool = True):
+        import numpy as np
+        import torch
+
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+            s = self.ce.predict(batch, batch_size=len(batch), show_progress_bar=False, convert_to_numpy=True)
+        return np.asarray(s, dtype=np.float32).reshape(-1), (self.tok(batch)[1] if count_tokens else 0)
+
+
 def run_st(folder: Path, bf16: bool, bert: bool, pairs, args) -> dict:
-    import torch
-    from sentence_transformers import CrossEncoder
-    from tokenizers import Tokenizer
-
-    ce = CrossEncoder(str(folder), device="cpu", max_length=512, activation_fn=torch.nn.Identity(),
-                      model_kwargs={"dtype": torch.float32})
-    # transformers 5 rebuilds XLM-R's normalizer / pre-tokenizer; use tokenizer.json as is, as
-    # crossrank (and every tokenizers-based stack) does, so the token counts match.
-    ce.tokenizer._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
-    tok = PairTokenizer(folder, bert)
-
-    def run(batch):
-        if bf16:
-            with torch.autocast("cpu", dtype=torch.bfloat16):
-                ce.predict(batch, batch_size=len(batch), show_progress_bar=False)
-        else:
-            ce.predict(batch, batch_size=len(batch), show_progress_bar=False)
-        return 0
-
-    r = measure(run, pairs, args)
+    sc = StScorer(folder, bf16, bert)
+    r = measure(lambda batch: sc(batch, count_tokens=False)[1], pairs, args)
     # Real token counts of the measured windows (counted outside the timed region).
     n_batches = r["pairs"] // args.batch_size
-    toks = sum(tok([pairs[i] for i in idx])[1] for k, idx in enumerate(windows(len(pairs), args.batch_size))
+    toks = sum(sc.tok([pairs[i] for i in idx])[1] for k, idx in enumerate(windows(len(pairs), args.batch_size))
                if k < n_batches)
     r["tokens"], r["tokens_per_s"] = toks, toks / r["seconds"]
-    r["note"] = f"torch {torch.__version__}, {torch.backends.cpu.get_cpu_capability()}"
-    del ce
-    gc.collect()
+    r["note"] = sc.note
     return r
 
 
-def run_ort(onnx_path: Path, folder: Path, bert: bool, pairs, args) -> dict:
-    import onnxruntime as ort
+class OrtScorer:
+    """onnxruntime CPU session (ORT_ENABLE_ALL, sequential, `threads` intra-op) on an ONNX file."""
 
-    so = ort.SessionOptions()
-    so.intra_op_num_threads = args.threads
-    so.inter_op_num_threads = 1
-    so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-    so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    sess = ort.InferenceSession(str(onnx_path), so, providers=["CPUExecutionProvider"])
-    tok = PairTokenizer(folder, bert)
+    def __init__(self, onnx_path: Path, folder: Path, bert: bool, threads: int, truncation: str = "longest_first"):
+        import onnxruntime as ort
 
-    def run(batch):
-        feed, n = tok(batch)
-        sess.run(None, feed)
-        return n
+        so = ort.SessionOptions()
+        so.intra_op_num_threads = threads
+        so.inter_op_num_threads = 1
+        so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        self.sess = ort.InferenceSession(str(onnx_path), so, providers=["CPUExecutionProvider"])
+        self.tok = PairTokenizer(folder, bert, truncation)
+        self.note = f"onnxruntime {ort.__version__}"
 
-    r = measure(run, pairs, args)
-    r["note"] = f"onnxruntime {ort.__version__}"
-    del sess
-    gc.collect()
-    return r
+    def __call__(self, batch):
+        feed, n = self.tok(batch)
+        return self.sess.run(None, feed)[0][:, 0].astype("float32"), n
 
 
-def run_ov(onnx_path: Path, folder: Path, bert: bool, precision: str, pairs, args, int8: bool = False) -> dict:
-    import openvino as ov
+class OvScorer:
+    """OpenVINO CPU plugin on an ONNX file, INFERENCE_PRECISION_HINT pinned (f32 / bf16).
+    nncf_int8: weights compressed to int8 by NNCF first (what optimum-intel --weight-format int8
+    does; the CPU plugin then quantizes activations dynamically). An ONNX from quantize_dynamic
+    runs as it is (the note says whether the plugin kept int8 GEMMs)."""
 
-    core = ov.Core()
-    model = core.read_model(str(onnx_path))
-    how = ""
-    if int8:
-        # OpenVINO's int8 path for transformers (what optimum-intel --weight-format int8 does):
-        # int8 weights by NNCF; the CPU plugin quantizes activations dynamically at run time.
-        import nncf
+    def __init__(self, onnx_path: Path, folder: Path, bert: bool, precision: str, threads: int,
+                 nncf_int8: bool = False, truncation: str = "longest_first"):
+        import openvino as ov
 
-        model = nncf.compress_weights(model, mode=nncf.CompressWeightsMode.INT8_ASYM)
-        how = ", weights int8 (nncf.compress_weights INT8_ASYM), dynamic activation quantization"
-    cfg = {"INFERENCE_PRECISION_HINT": precision, "INFERENCE_NUM_THREADS": str(args.threads),
-           "PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": "1"}
-    compiled = core.compile_model(model, "CPU", cfg)
-    t = compiled.get_property("INFERENCE_PRECISION_HINT")
-    actual = t.to_string() if hasattr(t, "to_string") else str(t)
-    req = compiled.create_infer_request()
-    tok = PairTokenizer(folder, bert)
+        core = ov.Core()
+        model = core.read_model(str(onnx_path))
+        how = ""
+        if nncf_int8:
+            import nncf
 
-    def run(batch):
-        feed, n = tok(batch)
-        req.infer(feed)
-        return n
+            model = nncf.compress_weights(model, mode=nncf.CompressWeightsMode.INT8_ASYM)
+            how = ", weights int8 (nncf.compress_weights INT8_ASYM), dynamic activation quantization"
+        cfg = {"INFERENCE_PRECISION_HINT": precision, "INFERENCE_NUM_THREADS": str(threads),
+               "PERFORMANCE_HINT": "LATENCY", "NUM_STREAMS": "1"}
+        self.compiled = core.compile_model(model, "CPU", cfg)
+        t = self.compiled.get_property("INFERENCE_PRECISION_HINT")
+        actual = t.to_string() if hasattr(t, "to_string") else str(t)
+        self.req = self.compiled.create_infer_request()
+        self.tok = PairTokenizer(folder, bert, truncation)
+        # What the plugin made of it: the precision its FullyConnected layers run in (u8: int8 GEMMs).
+        rts = [o.get_rt_info() for o in self.compiled.get_runtime_model().get_ops()]
+        fc = sorted({r["runtimePrecision"].astype(str) for r in rts if "layerType" in r and
+                     r["layerType"].astype(str) == "FullyConnected" and "runtimePrecision" in r})
+        self.note = (f"openvino {ov.__version__.split('-')[0]}, INFERENCE_PRECISION_HINT {precision} -> {actual}{how}; "
+                     f"FullyConnected runs {'/'.join(fc)}")
+        self.extra = {}
+        if precision == "bf16" and "bf16" not in actual:
+            self.note += " (no native bf16 here: ran in f32)"
+            self.extra["ran_as"] = "fp32"
 
-    r = measure(run, pairs, args)
-    r["note"] = f"openvino {ov.__version__.split('-')[0]}, INFERENCE_PRECISION_HINT {precision} -> {actual}{how}"
-    if precision == "bf16" and "bf16" not in actual:
-        r["note"] += " (no native bf16 here: ran in f32)"
-        r["ran_as"] = "fp32"
-    del req, compiled, model
-    gc.collect()
-    return r
+    def __call__(self, batch):
+        feed, n = self.tok(batch)
+        return self.req.infer(feed)[0][:, 0].astype("float32"), n
+
+
+def convert_ct2(folder: Path, ct2_dir: Path) -> None:
+    """CTranslate2's TransformersConverter of the HF folder into ct2_dir (once)."""
+    if (ct2_dir / "model.bin").exists():
+        return
+    import transformers
+    from ctranslate2.converters import TransformersConverter
+
+    # CTranslate2 4.8's loaders read config.position_embedding_type, which transformers 5
+    # no longer sets; every model here uses absolute positions.
+    for cfg in (transformers.BertConfig, transformers.XLMRobertaConfig):
+        if not hasattr(cfg, "position_embedding_type"):
+            cfg.position_embedding_type = "absolute"
+    # The synthetic XLM-R models pair a 250002-row embedding with the 8002-token test
+    # tokenizer; CTranslate2 wants one vocabulary entry per row (ids are fed directly).
+    from ctranslate2.converters import transformers as ct2_tf
+
+    loader = ct2_tf.XLMRobertaLoader
+    if not getattr(loader, "_crossrank_padded", False):
+        base_vocab = loader.get_vocabulary
+
+        def padded_vocab(self, model, tokenizer):
+            tokens = list(base_vocab(self, model, tokenizer))
+            return tokens + [f"<unused_{i}>" for i in range(len(tokens), model.config.vocab_size)]
+
+        loader.get_vocabulary = padded_vocab
+        loader._crossrank_padded = True
+    t0 = time.time()
+    TransformersConverter(str(folder)).convert(str(ct2_dir), force=True)
+    log(f"ctranslate2 conversion in {time.time() - t0:.0f} s")
+
+
+class Ct2Scorer:
+    """CTranslate2 Encoder (its own converter of the HF folder, weights quantised at load by
+    compute_type); the classification head (on the first token) in numpy from the HF weights."""
+
+    def __init__(self, folder: Path, ct2_dir: Path, bert: bool, compute_type: str, threads: int,
+                 truncation: str = "longest_first"):
+        import ctranslate2
+        from safetensors.numpy import load_file
+
+        convert_ct2(folder, ct2_dir)
+        self.enc = ctranslate2.Encoder(str(ct2_dir), device="cpu", compute_type=compute_type,
+                                       intra_threads=threads, inter_threads=1)
+        w = load_file(str(folder / "model.safetensors"))
+        if bert:
+            self.head = (w["classifier.weight"], w["classifier.bias"])
+        else:
+            self.head = (w["classifier.dense.weight"], w["classifier.dense.bias"], w["classifier.out_proj.weight"],
+                         w["classifier.out_proj.bias"])
+        self.tok, self.bert = PairTokenizer(folder, bert, truncation), bert
+        self.tok.tok.no_padding()
+        self.note = f"ctranslate2 {ctranslate2.__version__}, compute_type {compute_type}"
+
+    def __call__(self, batch):
+        import numpy as np
+
+        es = self.tok.tok.encode_batch([(q, d) for q, d in batch])
+        ids = [e.ids for e in es]
+        out = self.enc.forward_batch(ids, token_type_ids=[e.type_ids for e in es] if self.bert else None)
+        h = self.head
+        if self.bert:  # CT2 applies BERT's pooler (dense + tanh on [CLS])
+            pooled = np.asarray(out.pooler_output, dtype=np.float32)
+            logits = pooled @ h[0].T + h[1]
+        else:
+            h0 = np.asarray(out.last_hidden_state, dtype=np.float32)[:, 0]
+            logits = np.tanh(h0 @ h[0].T + h[1]) @ h[2].T + h[3]
+        return logits[:, 0].astype(np.float32), sum(len(x) for x in ids)
 
 
 # ----------------------------------------------------------------------------------------------
 # report
-
-
-def run_ct2(folder: Path, ct2_dir: Path, bert: bool, compute_type: str, pairs, args) -> dict:
-    """CTranslate2 Encoder (its own converter of the HF folder, weights quantised at load by
-    compute_type); the classification head (on the first token) in numpy from the HF weights."""
-    import ctranslate2
-    import numpy as np
-    from safetensors.numpy import load_file
-
-    if not (ct2_dir / "model.bin").exists():
-        import transformers
-        from ctranslate2.converters import TransformersConverter
-
-        # CTranslate2 4.8's loaders read config.position_embedding_type, which transformers 5
-        # no longer sets; every model here uses absolute positions.
-        for cfg in (transformers.BertConfig, transformers.XLMRobertaConfig):
-            if not hasattr(cfg, "position_embedding_type"):
-                cfg.position_embedding_type = "absolute"
-        # The synthetic XLM-R models pair a 250002-row embedding with the 8002-token test
-        # tokenizer; CTranslate2 wants one vocabulary entry per row (ids are fed directly).
-        from ctranslate2.converters import transformers as ct2_tf
-
-        loader = ct2_tf.XLMRobertaLoader
-        if not getattr(loader, "_crossrank_padded", False):
-            base_vocab = loader.get_vocabulary
-
-            def padded_vocab(self, model, tokenizer):
-                tokens = list(base_vocab(self, model, tokenizer))
-                return tokens + [f"<unused_{i}>" for i in range(len(tokens), model.config.vocab_size)]
-
-            loader.get_vocabulary = padded_vocab
-            loader._crossrank_padded = True
-        t0 = time.time()
-        TransformersConverter(str(folder)).convert(str(ct2_dir), force=True)
-        log(f"ctranslate2 conversion in {time.time() - t0:.0f} s")
-    enc = ctranslate2.Encoder(str(ct2_dir), device="cpu", compute_type=compute_type, intra_threads=args.threads,
-                              inter_threads=1)
-    w = load_file(str(folder / "model.safetensors"))
-    if bert:
-        head = (w["classifier.weight"], w["classifier.bias"])
-    else:
-        head = (w["classifier.dense.weight"], w["classifier.dense.bias"], w["classifier.out_proj.weight"],
-                w["classifier.out_proj.bias"])
-    tok = PairTokenizer(folder, bert)
-    tok.tok.no_padding()
-
-    def run(batch):
-        es = tok.tok.encode_batch([(q, d) for q, d in batch])
-        ids = [e.ids for e in es]
-        out = enc.forward_batch(ids, token_type_ids=[e.type_ids for e in es] if bert else None)
-        if bert:  # CT2 applies BERT's pooler (dense + tanh on [CLS])
-            pooled = np.asarray(out.pooler_output, dtype=np.float32)
-            _ = pooled @ head[0].T + head[1]
-        else:
-            h0 = np.asarray(out.last_hidden_state, dtype=np.float32)[:, 0]
-            _ = np.tanh(h0 @ head[0].T + head[1]) @ head[2].T + head[3]
-        return sum(len(x) for x in ids)
-
-    r = measure(run, pairs, args)
-    r["note"] = f"ctranslate2 {ctranslate2.__version__}, compute_type {compute_type}"
-    del enc
-    gc.collect()
-    return r
 
 
 def render(rows, args, meta) -> str:
@@ -422,6 +459,11 @@ def render(rows, args, meta) -> str:
 
 
 def main() -> int:
+    if "--gate" in sys.argv[1:]:  # the real-weight quality gate instead: bench/peers_gate.py
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        import peers_gate
+
+        return peers_gate.main([a for a in sys.argv[1:] if a != "--gate"])
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default="bge-reranker-v2-m3", choices=sorted(SHAPES))
     ap.add_argument("--pairs", type=int, default=64)
@@ -514,24 +556,23 @@ def main() -> int:
                 if not onnx32.exists():
                     export_onnx(folder, onnx32)
                 if not onnx8.exists():
-                    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-                    t0 = time.time()
-                    quantize_dynamic(str(onnx32), str(onnx8), weight_type=QuantType.QInt8,
-                                     use_external_data_format=args.model == "bge-reranker-v2-m3")
-                    log(f"quantize_dynamic in {time.time() - t0:.0f} s")
+                    quantize_onnx(onnx32, onnx8, external=args.model == "bge-reranker-v2-m3")
             except Exception as e:
                 log(f"ONNX export / quantization failed: {type(e).__name__}: {e}")
+        def peer(system, dtype, make):  # make() -> a scorer
+            attempt(system, dtype, lambda: run_peer(make(), pairs, args))
+
+        th, ct2 = args.threads, tmp / "ct2"
         if "onnxruntime" in peer_systems:
-            attempt("onnxruntime", "fp32", lambda: run_ort(onnx32, folder, bert, pairs, args))
-            attempt("onnxruntime", "int8", lambda: run_ort(onnx8, folder, bert, pairs, args))
+            peer("onnxruntime", "fp32", lambda: OrtScorer(onnx32, folder, bert, th))
+            peer("onnxruntime", "int8", lambda: OrtScorer(onnx8, folder, bert, th))
         if "openvino" in peer_systems:
-            attempt("openvino", "fp32", lambda: run_ov(onnx32, folder, bert, "f32", pairs, args))
-            attempt("openvino", "bf16", lambda: run_ov(onnx32, folder, bert, "bf16", pairs, args))
-            attempt("openvino", "int8", lambda: run_ov(onnx32, folder, bert, "f32", pairs, args, int8=True))
+            peer("openvino", "fp32", lambda: OvScorer(onnx32, folder, bert, "f32", th))
+            peer("openvino", "bf16", lambda: OvScorer(onnx32, folder, bert, "bf16", th))
+            peer("openvino", "int8", lambda: OvScorer(onnx32, folder, bert, "f32", th, nncf_int8=True))
         if "ctranslate2" in peer_systems:
-            attempt("ctranslate2", "fp32", lambda: run_ct2(folder, tmp / "ct2", bert, "float32", pairs, args))
-            attempt("ctranslate2", "int8", lambda: run_ct2(folder, tmp / "ct2", bert, "int8_float32", pairs, args))
+            peer("ctranslate2", "fp32", lambda: Ct2Scorer(folder, ct2, bert, "float32", th))
+            peer("ctranslate2", "int8", lambda: Ct2Scorer(folder, ct2, bert, "int8_float32", th))
     finally:
         if not args.workdir:
             shutil.rmtree(tmp, ignore_errors=True)
