@@ -194,6 +194,19 @@ TEST(CpuBackend, KernelsMatchScalar) {
         ASSERT_LE(std::fabs(x[i] - scale * (int(q[i]) - zp)), 0.5001f * scale + 1e-6f) << i;
         ASSERT_EQ(q[i], q0[i]) << i;
       }
+      // s16 quantisation (igemm_s16s8): |x - scale q| <= scale / 2, |q| <= qmax, same as scalar
+      for (int qmax : {724, 2364, 16383}) {
+        std::vector<int16_t> s16(n), s160(n);
+        float sc, sc0;
+        k.quantize_s16(x.data(), n, qmax, s16.data(), &sc);
+        ref.quantize_s16(x.data(), n, qmax, s160.data(), &sc0);
+        EXPECT_EQ(sc, sc0);
+        for (int i = 0; i < n; ++i) {
+          ASSERT_LE(std::abs(int(s16[i])), qmax) << i;
+          ASSERT_LE(std::fabs(x[i] - sc * s16[i]), 0.5001f * sc + 1e-6f) << i;
+          ASSERT_EQ(s16[i], s160[i]) << i;
+        }
+      }
       // int8 epilogue: exact integer part, one fp32 rounding
       {
         std::vector<int32_t> acc(n), ws(n);

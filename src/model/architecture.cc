@@ -5,6 +5,7 @@
 #include <cctype>
 #include <cmath>
 
+#include "batch/encode.h"
 #include "model/decoder.h"
 #include "model/encoder.h"
 #include "model/modernbert.h"
@@ -195,6 +196,26 @@ void check_pair_inputs(const ModelConfig& c, std::string_view query, std::string
   check(!document.empty(), "document is empty");
   check_utf8(query, "query");
   check_utf8(document, "document");
+}
+
+EncodedPair encode_template_pair(const Tokenizer& tok, const PairTemplate& t, const ModelConfig& c,
+                                 std::string_view query, std::string_view document, const ScoreOptions& o) {
+  check_pair_inputs(c, query, document, o.max_length, t.specials() + 2);
+  std::vector<int32_t> q = tok.encode(query), d = tok.encode(document);
+  truncate_for(q, d, o, t.specials());
+  return build_pair(q, d, t);
+}
+
+std::vector<EncodedPair> encode_template_chunks(const Tokenizer& tok, const PairTemplate& t, const ModelConfig& c,
+                                                std::string_view query, std::string_view document,
+                                                const ScoreOptions& o) {
+  check_pair_inputs(c, query, document, o.max_length, t.specials() + 2);
+  std::vector<EncodedPair> out;
+  chunk_windows(tok.encode(query), tok.encode(document), o, t.specials(),
+                [&](const std::vector<int32_t>& q, const std::vector<int32_t>& part) {
+                  out.push_back(build_pair(q, part, t));
+                });
+  return out;
 }
 
 }  // namespace crossrank

@@ -154,4 +154,14 @@ std::string supported_architectures();
 void check_pair_inputs(const ModelConfig& c, std::string_view query, std::string_view document, int max_length,
                        int lo);
 
+struct PairTemplate;
+// A text pair in template t (encoder cross-encoders: [CLS] q [SEP] d [SEP] and the like):
+// inputs checked (check_pair_inputs), both texts tokenized, truncated by o (truncate_for).
+EncodedPair encode_template_pair(const Tokenizer& tok, const PairTemplate& t, const ModelConfig& c,
+                                 std::string_view query, std::string_view document, const ScoreOptions& o);
+// Its long-document windows, one pair per window (chunk_windows).
+std::vector<EncodedPair> encode_template_chunks(const Tokenizer& tok, const PairTemplate& t, const ModelConfig& c,
+                                                std::string_view query, std::string_view document,
+                                                const ScoreOptions& o);
+
 }  // namespace crossrank

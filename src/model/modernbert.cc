@@ -209,23 +209,12 @@ class ModernBertArchitecture final : public Architecture {
 
   EncodedPair encode(const Tokenizer& tok, const ModelConfig& c, std::string_view query, std::string_view document,
                      const ScoreOptions& o) const override {
-    const PairTemplate t = pair_template(tok);
-    check_pair_inputs(c, query, document, o.max_length, t.specials() + 2);
-    std::vector<int32_t> q = tok.encode(query), d = tok.encode(document);
-    truncate_for(q, d, longest_first(o), t.specials());
-    return build_pair(q, d, t);
+    return encode_template_pair(tok, pair_template(tok), c, query, document, longest_first(o));
   }
 
   std::vector<EncodedPair> encode_chunks(const Tokenizer& tok, const ModelConfig& c, std::string_view query,
                                          std::string_view document, const ScoreOptions& o) const override {
-    const PairTemplate t = pair_template(tok);
-    check_pair_inputs(c, query, document, o.max_length, t.specials() + 2);
-    std::vector<EncodedPair> out;
-    chunk_windows(tok.encode(query), tok.encode(document), o, t.specials(),
-                  [&](const std::vector<int32_t>& q, const std::vector<int32_t>& part) {
-                    out.push_back(build_pair(q, part, t));
-                  });
-    return out;
+    return encode_template_chunks(tok, pair_template(tok), c, query, document, o);
   }
 
   // Rotary positions 0, 1, ... of each sequence.

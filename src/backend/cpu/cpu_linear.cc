@@ -162,7 +162,7 @@ void CpuOps::comp_from(const Act& a, int r, const float* src) const {
         src = t.data();
       }
       if (s16_) {
-        quantize_s16(src, a.cols, igemm_range(a.cols).a, q16(a) + off, &q.scale);
+        rk().quantize_s16(src, a.cols, igemm_range(a.cols).a, q16(a) + off, &q.scale);
         q.zp = 0;
       } else {
         rk().quantize_u8(src, a.cols, q8(a) + off, &q.scale, &q.zp);
@@ -182,16 +182,6 @@ void CpuOps::dequant_row(const Act& a, int r, float* dst) const {
     const int v = s16_ ? static_cast<int>(q16(a)[off + c]) : static_cast<int>(q8(a)[off + c]);
     dst[c] = q.scale * (v - q.zp) * (l ? l->s[static_cast<std::size_t>(c)] : 1.0f);
   }
-}
-
-void CpuOps::quantize_s16(const float* x, int n, int qmax, int16_t* q, float* scale) {
-  float amax = 0.f;
-  for (int i = 0; i < n; ++i) amax = std::max(amax, std::fabs(x[i]));
-  const float s = amax > 0.f ? amax / static_cast<float>(qmax) : 1.0f;
-  const float inv = 1.0f / s;
-  for (int i = 0; i < n; ++i)
-    q[i] = static_cast<int16_t>(std::clamp(static_cast<int>(std::nearbyint(x[i] * inv)), -qmax, qmax));
-  *scale = s;
 }
 
 void CpuOps::quantize16(const float* x, int n, uint8_t* hi, uint8_t* lo, RowQ* q) {

@@ -346,8 +346,6 @@ class CpuOps final : public Ops, public CpuOpsInfo {
   }
   // u16 per-row asymmetric quantisation of x[0..n), split into high and low bytes.
   static void quantize16(const float* x, int n, uint8_t* hi, uint8_t* lo, RowQ* q);
-  // Symmetric per-row s16 quantisation of x[0..n) to [-qmax, qmax] (s16_ activations).
-  static void quantize_s16(const float* x, int n, int qmax, int16_t* q, float* scale);
   void on_begin() override;
 
   // An int8 GEMM over `in` (with its precise rows): the s32 accumulators and, per row,

@@ -70,6 +70,9 @@ struct RowKernels {
   // zp = round(-min/scale), q = clamp(rne(x/scale) + zp), so x ~= scale (q - zp) and 0 is
   // exact. An all-zero row gets scale 1, zp 0.
   void (*quantize_u8)(const float* x, int n, uint8_t* q, float* scale, int32_t* zp);
+  // Per-row symmetric s16 quantisation to [-qmax, qmax]: scale = max|x| / qmax, q =
+  // clamp(rne(x / scale)); an all-zero row gets scale 1 (int8 on igemm_s16s8).
+  void (*quantize_s16)(const float* x, int n, int qmax, int16_t* q, float* scale);
   // int8 GEMM epilogue for one row: y = (acc - zp * wsum) * (sa * sw) + bias. acc is the s32
   // u8*s8 dot product; the zero-point correction is an exact int32 subtraction. y may
   // alias acc (in-place s32 -> f32).

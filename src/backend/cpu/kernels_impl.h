@@ -59,6 +59,7 @@ inline VI iload(const int32_t* p) { return _mm512_loadu_si512(p); }
 inline VF pow2i(VI e) { return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(e, _mm512_set1_epi32(127)), 23)); }
 // 16 int32 (already in [0, 255]) -> 16 bytes.
 inline void store_u8(uint8_t* q, VI v) { _mm_storeu_si128(reinterpret_cast<__m128i*>(q), _mm512_cvtusepi32_epi8(v)); }
+inline void store_s16(int16_t* q, VI v) { _mm256_storeu_si256(reinterpret_cast<__m256i*>(q), _mm512_cvtsepi32_epi16(v)); }
 inline VI imax(VI a, VI b) { return _mm512_max_epi32(a, b); }
 inline VI imin(VI a, VI b) { return _mm512_min_epi32(a, b); }
 // bf16 round-to-nearest-even of 16 floats (integer method: identical to f32_to_bf16_rne
@@ -132,6 +133,10 @@ inline VI iload(const int32_t* p) { return _mm256_loadu_si256(reinterpret_cast<c
 inline VF pow2i(VI e) { return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(e, _mm256_set1_epi32(127)), 23)); }
 inline VI imax(VI a, VI b) { return _mm256_max_epi32(a, b); }
 inline VI imin(VI a, VI b) { return _mm256_min_epi32(a, b); }
+inline void store_s16(int16_t* q, VI v) {  // 8 int32 in s16 range -> 8 int16
+  _mm_storeu_si128(reinterpret_cast<__m128i*>(q),
+                   _mm_packs_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1)));
+}
 inline void store_u8(uint8_t* q, VI v) {  // 8 int32 in [0, 255] -> 8 bytes
   const __m128i lo = _mm256_castsi256_si128(v), hi = _mm256_extracti128_si256(v, 1);
   const __m128i w = _mm_packus_epi32(lo, hi);
@@ -478,6 +483,34 @@ void quantize_row_u8(const float* x, int n, uint8_t* q, float* scale_out, int32_
   }
 }
 
+void quantize_row_s16(const float* x, int n, int qmax, int16_t* q, float* scale_out) {
+  float amax = 0.f;
+  int i = 0;
+#if CR_K_WIDTH > 1
+  {
+    VF va = vzero();
+    for (; i + W <= n; i += W) va = vmax(va, vabs(vload(x + i)));
+    amax = hmax(va);
+  }
+#endif
+  for (; i < n; ++i) amax = std::fabs(x[i]) > amax ? std::fabs(x[i]) : amax;
+  const float scale = amax > 0.f ? amax / static_cast<float>(qmax) : 1.0f;
+  const float inv = 1.0f / scale;
+  *scale_out = scale;
+  i = 0;
+#if CR_K_WIDTH > 1
+  {
+    const VF vi = vset(inv);
+    const VI lo = iset(-qmax), hi = iset(qmax);
+    for (; i + W <= n; i += W) store_s16(q + i, imin(imax(vcvt_i32(vmul(vload(x + i), vi)), lo), hi));
+  }
+#endif
+  for (; i < n; ++i) {
+    const int32_t v = static_cast<int32_t>(std::nearbyint(x[i] * inv));
+    q[i] = static_cast<int16_t>(v < -qmax ? -qmax : (v > qmax ? qmax : v));
+  }
+}
+
 void dequant_row(const int32_t* acc, int n, int32_t zp, float sa, const int32_t* wsum, const float* sw,
                  const float* bias, float* y) {
   int i = 0;
@@ -515,7 +548,7 @@ const RowKernels& table() {
       CR_K_WIDTH == 16 ? Isa::kAvx512 : CR_K_WIDTH == 8 ? Isa::kAvx2 : Isa::kScalar,
       add_row, add_layer_norm_row, add_rms_norm_row, gelu_row, swiglu_row, act_row, glu_row, softcap_row, exp_sub_sum_row,
       max_row, scale_row,
-      scale_row_to, quantize_row_u8, dequant_row, to_bf16_row, round_bf16_row};
+      scale_row_to, quantize_row_u8, quantize_row_s16, dequant_row, to_bf16_row, round_bf16_row};
   return k;
 }
 
