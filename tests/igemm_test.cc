@@ -1,6 +1,6 @@
-// igemm_u8s8 / igemm_s16s8 (src/backend/cpu/igemm.h): the exact 16-bit-lane GEMMs of CPUs
-// without VNNI, against a naive integer loop, on awkward shapes, extreme values and batch
-// compositions.
+// igemm_s16s8 (src/backend/cpu/igemm.h): the exact 16-bit-lane GEMM of CPUs without VNNI,
+// against a naive integer loop, on awkward shapes, extreme values (u8 x s8 products that
+// vpmaddubsw would saturate, and the ends of igemm_range) and batch compositions.
 #include <gtest/gtest.h>
 
 #include <cstdint>
@@ -24,6 +24,9 @@ std::vector<int32_t> naive(const std::vector<uint8_t>& A, const std::vector<int8
   return C;
 }
 
+// u8 activations as the s16 operands igemm_s16s8 takes (values 0..255 are in range).
+std::vector<int16_t> widen(const std::vector<uint8_t>& a) { return {a.begin(), a.end()}; }
+
 struct Case {
   int M, N, K;
 };
@@ -40,8 +43,9 @@ TEST(Igemm, MatchesNaiveOnAwkwardShapes) {
     const PackedS8 P(W.data(), c.N, c.K);
     const auto want = naive(A, W, c.M, c.N, c.K);
     std::vector<int32_t> got(want.size(), -1), scalar(want.size(), -1);
-    igemm_u8s8(A.data(), c.K, c.M, P, got.data(), c.N);
-    igemm_u8s8_scalar(A.data(), c.K, c.M, P, scalar.data(), c.N);
+    const std::vector<int16_t> A16 = widen(A);
+    igemm_s16s8(A16.data(), c.K, c.M, P, got.data(), c.N);
+    igemm_s16s8_scalar(A16.data(), c.K, c.M, P, scalar.data(), c.N);
     EXPECT_EQ(got, want) << "M " << c.M << " N " << c.N << " K " << c.K << " isa " << to_string(cpu_isa());
     EXPECT_EQ(scalar, want) << "M " << c.M << " N " << c.N << " K " << c.K;
   }
@@ -56,7 +60,7 @@ TEST(Igemm, ExtremesDoNotSaturate) {
     for (int k = 0; k < K; ++k) W[static_cast<std::size_t>(n) * K + k] = n % 2 ? 127 : -128;
   const PackedS8 P(W.data(), N, K);
   std::vector<int32_t> C(static_cast<std::size_t>(M) * N);
-  igemm_u8s8(A.data(), K, M, P, C.data(), N);
+  igemm_s16s8(widen(A).data(), K, M, P, C.data(), N);
   for (int m = 0; m < M; ++m)
     for (int n = 0; n < N; ++n) EXPECT_EQ(C[static_cast<std::size_t>(m) * N + n], 255 * (n % 2 ? 127 : -128) * K);
 }
@@ -70,11 +74,12 @@ TEST(Igemm, RowIsIndependentOfTheBatchAndStrides) {
   for (auto& w : W) w = static_cast<int8_t>(rng());
   const PackedS8 P(W.data(), N, K);
   std::vector<int32_t> all(static_cast<std::size_t>(M) * N);
-  igemm_u8s8(A.data(), K, M, P, all.data(), N);
+  const std::vector<int16_t> A16 = widen(A);
+  igemm_s16s8(A16.data(), K, M, P, all.data(), N);
   // Each row alone, into a wider output (ldc > N), equals its row in the batch.
   for (int m : {0, 5, 64, 130}) {
     std::vector<int32_t> one(N + 9, -7);
-    igemm_u8s8(A.data() + static_cast<std::size_t>(m) * K, K, 1, P, one.data(), N + 9);
+    igemm_s16s8(A16.data() + static_cast<std::size_t>(m) * K, K, 1, P, one.data(), N + 9);
     for (int n = 0; n < N; ++n) EXPECT_EQ(one[n], all[static_cast<std::size_t>(m) * N + n]);
     EXPECT_EQ(one[N], -7);  // nothing written past N
   }

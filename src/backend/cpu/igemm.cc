@@ -68,7 +68,7 @@ void igemm_blocked(const T* A, std::size_t lda, int M, const PackedS8& W, int32_
     for (int r = 0; r < mc; ++r) {
       const T* a = A + static_cast<std::size_t>(m0 + r) * lda;
       int16_t* d = reinterpret_cast<int16_t*>(a16.data() + static_cast<std::size_t>(r) * K2);
-      for (int k = 0; k < K; ++k) d[k] = static_cast<int16_t>(a[k]);  // u8 zero-extends; s16 as is
+      for (int k = 0; k < K; ++k) d[k] = static_cast<int16_t>(a[k]);
       if (K & 1) d[K] = 0;
     }
 #pragma omp for schedule(static)
@@ -83,12 +83,6 @@ void igemm_blocked(const T* A, std::size_t lda, int M, const PackedS8& W, int32_
 
 }  // namespace
 
-void igemm_u8s8_scalar(const uint8_t* A, std::size_t lda, int M, const PackedS8& W, int32_t* C, std::size_t ldc) {
-  igemm_scalar(A, lda, M, W, C, ldc);
-}
-void igemm_u8s8(const uint8_t* A, std::size_t lda, int M, const PackedS8& W, int32_t* C, std::size_t ldc) {
-  igemm_blocked(A, lda, M, W, C, ldc);
-}
 void igemm_s16s8_scalar(const int16_t* A, std::size_t lda, int M, const PackedS8& W, int32_t* C, std::size_t ldc) {
   igemm_scalar(A, lda, M, W, C, ldc);
 }

@@ -1,17 +1,16 @@
 #pragma once
-// Exact u8 x s8 -> s32 GEMM for CPUs without VNNI (AVX2: Zen 2/3, Intel before Cascade
-// Lake), with full 8-bit weights.
+// Exact s16 x s16 -> s32 GEMM for crossrank's int8 linears on CPUs without VNNI (AVX2:
+// Zen 2/3, Intel before Cascade Lake).
 //
-//   C[M, N] = A[M, K] (u8, row-major) * W[N, K]^T (s8, HF layout), s32 accumulators.
+//   C[M, N] = A[M, K] (s16, row-major) * W[N, K]^T (packed s16, HF layout), s32 sums.
 //
 // Why not oneDNN there: without VNNI oneDNN multiplies u8 x s8 with vpmaddubsw, whose s16
 // pair sums saturate (2 * 255 * 127 > 32767), so crossrank had to keep weights to 7 bits,
 // and 7-bit weights fail the real-weight ranking gate (WikiQA top-1 96 %, TREC-DL 95.3 % on
-// AMD EPYC Zen 3, AVX2, 2026-11). Here weights are sign-extended to s16 once at load and
-// activations zero-extended to u16 per pass; vpmaddwd multiplies s16 pairs into s32
-// exactly, at the same multiply-adds per cycle as the vpmaddubsw + vpmaddwd pair. The
-// result is bit-identical to the VNNI path (same integers), so int8 scores agree across
-// ISA levels.
+// AMD EPYC Zen 3, AVX2, 2026-11). Here vpmaddwd multiplies s16 pairs into s32 exactly, at
+// the same rate whatever the operands' range, so weights and activations use the widest
+// ranges whose sums cannot overflow (igemm_range). The integers (and so the int8 scores)
+// therefore differ from the VNNI path's, which keeps 8-bit operands.
 //
 // Integer accumulation is exact and order-free: a row's result never depends on M, the
 // other rows or the thread split (batch-invariant by construction).
@@ -23,7 +22,7 @@
 
 namespace crossrank::cpu {
 
-// Weights packed for igemm_u8s8 / igemm_s16s8: panels of 16 output channels; inside a
+// Weights packed for igemm_s16s8: panels of 16 output channels; inside a
 // panel, for each pair of K, the 16 channels' (w[n,2k], w[n,2k+1]) as s16 pairs. N and K
 // are padded with zeros to multiples of 16 and 2. Weights are 8-bit or wider (igemm_range).
 class PackedS8 {
@@ -47,17 +46,10 @@ class PackedS8 {
   AlignedArray<int16_t> data_;
 };
 
-// C[m, n] = sum_k A[m, k] * W[n, k] for m < M, n < N (C row stride ldc, A row stride lda).
-// Runs on the OpenMP pool; the kernel is chosen by cpu_isa() (AVX2, else scalar).
-void igemm_u8s8(const uint8_t* A, std::size_t lda, int M, const PackedS8& W, int32_t* C, std::size_t ldc);
-
-// The portable kernel (the reference semantics; also the scalar ISA level's).
-void igemm_u8s8_scalar(const uint8_t* A, std::size_t lda, int M, const PackedS8& W, int32_t* C, std::size_t ldc);
-
-// The same GEMM with s16 activations: C[m, n] = sum_k A[m, k] * W[n, k], A int16 and the
-// packed weights within igemm_range(K), so no s32 sum can overflow. Same kernel, same
-// speed: the u8 path widens its activations to 16 bits before vpmaddwd anyway (cpu int8
-// uses this where there is no VNNI: see cpu_ops_impl.h).
+// C[m, n] = sum_k A[m, k] * W[n, k] for m < M, n < N (C row stride ldc, A row stride lda),
+// A and the packed weights within igemm_range(K), so no s32 sum can overflow. Runs on the
+// OpenMP pool; the kernel is chosen by cpu_isa() (AVX2, else the scalar one below, which is
+// the reference semantics). cpu int8 uses it where there is no VNNI (cpu_ops_impl.h).
 void igemm_s16s8(const int16_t* A, std::size_t lda, int M, const PackedS8& W, int32_t* C, std::size_t ldc);
 void igemm_s16s8_scalar(const int16_t* A, std::size_t lda, int M, const PackedS8& W, int32_t* C, std::size_t ldc);
 // The ranges of crossrank's int8 linears on igemm_s16s8 for inner dimension K: weights

@@ -1,4 +1,4 @@
-// The AVX2 block kernel of igemm_u8s8 (compiled with -march=x86-64-v3; see igemm.h).
+// The AVX2 block kernel of igemm_s16s8 (compiled with -march=x86-64-v3; see igemm.h).
 #include <immintrin.h>
 
 #include "backend/cpu/igemm.h"
