@@ -4,5 +4,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
-cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release "$@" >/dev/null
+# shellcheck disable=SC2046
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=Release $(bash scripts/ccache_args.sh) "$@" >/dev/null
 cmake --build build -j "$(nproc)"

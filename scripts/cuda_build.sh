@@ -35,7 +35,9 @@ if cmake -S "$tmp" -B "$tmp/build" -G Ninja -DCROSSRANK_WITH_CUDA=ON >"$tmp/log"
   exit 1
 fi
 echo "cuda_build: configuring with CUDA on and no CUDA sources fails, as it must"
-cmake -S . -B build-cuda -G Ninja -DCMAKE_BUILD_TYPE=Release -DCROSSRANK_WITH_CUDA=ON -DCROSSRANK_BUILD_BENCH=OFF "$@" >/dev/null
+# shellcheck disable=SC2046
+cmake -S . -B build-cuda -G Ninja -DCMAKE_BUILD_TYPE=Release -DCROSSRANK_WITH_CUDA=ON -DCROSSRANK_BUILD_BENCH=OFF \
+  $(bash scripts/ccache_args.sh) "$@" >/dev/null
 timeout "${CROSSRANK_CUDA_BUILD_TIMEOUT:-1800}" cmake --build build-cuda --target crossrank_cuda_tests -j "$(nproc)"
 t1=$(date +%s)
 ctest --test-dir build-cuda -L cuda_host --output-on-failure -j "$(nproc)" --timeout 1200

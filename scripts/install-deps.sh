@@ -4,6 +4,7 @@
 set -euo pipefail
 PKGS=(
   build-essential cmake pkg-config ninja-build
+  ccache               # CI builds the engine three times (CPU, Python wheel, CUDA): one compile each
   libdnnl-dev          # oneDNN: fp32/bf16/int8 GEMM (AVX-512, AMX, VNNI)
   libopenblas-dev      # BLAS fallback / comparison
   nlohmann-json3-dev   # JSON (config.json, tokenizer.json, safetensors header, HTTP bodies)

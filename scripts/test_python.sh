@@ -14,7 +14,8 @@ t0=$(date +%s)
 VPY=$(bash scripts/pyvenv.sh)
 # --no-build-isolation would need the build deps in the venv anyway; keep pip's isolated
 # build (it fetches scikit-build-core and pybind11) so the install is what users get.
-"$VPY" -m pip install -q ./python -C build-dir="$PWD/$BUILD_DIR"
+# shellcheck disable=SC2046
+"$VPY" -m pip install -q ./python -C build-dir="$PWD/$BUILD_DIR" $(bash scripts/ccache_args.sh -C)
 echo "test_python: venv + wheel build/install: $(( $(date +%s) - t0 )) s"
 # Run from outside the source tree so `import crossrank` is the installed package.
 cd python/tests

@@ -57,9 +57,12 @@ struct Lists {
   std::vector<std::vector<std::string>> passages;
 };
 
-Lists load_lists(const char* file) {
+// `every`: keep every every-th list (bounded CI versions of the slow gates).
+Lists load_lists(const char* file, int every = 1) {
   Lists l;
-  for (const auto& j : read_jsonl(test::test_data(std::string("models/real-minilm/") + file))) {
+  const auto all = read_jsonl(test::test_data(std::string("models/real-minilm/") + file));
+  for (std::size_t i = 0; i < all.size(); i += static_cast<std::size_t>(every)) {
+    const auto& j = all[i];
     l.query.push_back(j.at("query").get<std::string>());
     l.passages.push_back(j.at("passages").get<std::vector<std::string>>());
     l.ref.push_back(j.at("logits").get<std::vector<double>>());
@@ -102,9 +105,9 @@ struct Gate {
   double agree, top1, drop;
 };
 
-void check_gate(const char* set, DType dtype, const Gate& g) {
+void check_gate(const char* set, DType dtype, const Gate& g, int every = 1) {
   REQUIRE_REAL_MODEL(dir);
-  const Lists l = load_lists(set);
+  const Lists l = load_lists(set, every);
   std::string describe;
   const auto got = score_lists(dir, dtype, l, &describe);
   const eval::Agreement a = eval::ranking_agreement(l.ref, got);
@@ -163,7 +166,13 @@ TEST(RealWeights, Fp32MatchesTransformers) {
   EXPECT_LE(d, 1e-4f);
 }
 
+// bf16 is emulated where the CPU has no AVX-512 BF16 (247 s for both sets on 2 Zen 3 cores),
+// so CI gates every 3rd list; the slow label runs them all.
 TEST(RealWeights, Bf16AgreesWithFp32) {
+  check_gate("eval-wikiqa.jsonl", DType::kBf16, {0.999, 0.0, 1.0}, 3);
+  check_gate("eval-trecdl.jsonl", DType::kBf16, {0.999, 0.0, 1.0}, 3);
+}
+TEST(RealWeights, SlowBf16AgreesWithFp32AllLists) {
   check_gate("eval-wikiqa.jsonl", DType::kBf16, {0.999, 0.0, 1.0});
   check_gate("eval-trecdl.jsonl", DType::kBf16, {0.999, 0.0, 1.0});
 }
