@@ -14,6 +14,9 @@ t0=$(date +%s)
 VPY=$(bash scripts/pyvenv.sh)
 # --no-build-isolation would need the build deps in the venv anyway; keep pip's isolated
 # build (it fetches scikit-build-core and pybind11) so the install is what users get.
+# The compilers CMake picks by default (scikit-build-core would otherwise take Python's
+# sysconfig g++): the same command lines as scripts/build.sh, so ccache hits.
+export CC=${CC:-cc} CXX=${CXX:-c++}
 # shellcheck disable=SC2046
 "$VPY" -m pip install -q ./python -C build-dir="$PWD/$BUILD_DIR" $(bash scripts/ccache_args.sh -C)
 echo "test_python: venv + wheel build/install: $(( $(date +%s) - t0 )) s"
