@@ -199,6 +199,29 @@ TEST_F(CudaGpu, BatchEqualsSingleAndPermutationInvariant) {
   }
 }
 
+// --deterministic: the batch-invariant GEMMs make every pair's logit bit-identical alone,
+// in a batch and permuted, in every dtype (the emulated version runs in CI:
+// tests/cuda_det_test.cc).
+TEST_F(CudaGpu, DeterministicBatchInvariance) {
+  const ModelConfig c = synthetic_config("bge-reranker-base");
+  auto w = synthetic_weights(c, 1);
+  const auto pairs = random_pairs(c, {512, 3, 77, 200, 1, 64, 65, 130, 9}, 12);
+  for (DType dt : {DType::kFp32, DType::kFp16, DType::kBf16}) {
+    auto be = make_backend(make_cuda_ops(dt, 0, /*deterministic=*/true), c, w);
+    const auto single = forward_one_by_one(*be, pairs, c);
+    std::vector<const EncodedPair*> ptrs;
+    for (const auto& p : pairs) ptrs.push_back(&p);
+    const auto batch = be->forward(pack_batch(ptrs, c));
+    std::vector<const EncodedPair*> rev(ptrs.rbegin(), ptrs.rend());
+    const auto reversed = be->forward(pack_batch(rev, c));
+    int differ = 0;
+    for (std::size_t i = 0; i < pairs.size(); ++i)
+      differ += (batch[i] != single[i]) + (reversed[pairs.size() - 1 - i] != single[i]);
+    std::printf("    [%s deterministic] %d bit differences across batches\n", to_string(dt), differ);
+    EXPECT_EQ(differ, 0) << to_string(dt);
+  }
+}
+
 // The longest pair v2-m3 accepts, fp16 against fp32 on the GPU, timed.
 TEST_F(CudaGpu, Pair8192TokensV2M3) {
   const ModelConfig c = synthetic_config("bge-reranker-v2-m3");

@@ -310,10 +310,11 @@ TEST(CudaHost, MetaLayoutSectionsAlignedAndDisjoint) {
 }
 
 TEST(CudaHost, PerSequenceRowsAreFp32) {
-  EXPECT_EQ(act_elem(64, 64, Elem::kF16), Elem::kF32);
-  EXPECT_EQ(act_elem(1000, 64, Elem::kF16), Elem::kF16);
-  EXPECT_EQ(act_elem(1000, 64, Elem::kBF16), Elem::kBF16);
-  EXPECT_EQ(act_elem(1000, 64, Elem::kF32), Elem::kF32);
+  EXPECT_EQ(act_elem(64, 64, false, Elem::kF16), Elem::kF32);
+  EXPECT_EQ(act_elem(64, 64, true, Elem::kF16), Elem::kF16);  // one-token sequences: token rows
+  EXPECT_EQ(act_elem(1000, 64, true, Elem::kF16), Elem::kF16);
+  EXPECT_EQ(act_elem(1000, 64, true, Elem::kBF16), Elem::kBF16);
+  EXPECT_EQ(act_elem(1000, 64, true, Elem::kF32), Elem::kF32);
 }
 
 // ---- planner: device activation bytes ------------------------------------------------------

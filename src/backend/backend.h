@@ -53,7 +53,8 @@ std::unique_ptr<Ops> make_reference_ops();
 // (kUnsupported) for fp16. deterministic: batch-invariant kernels (EngineOptions).
 std::unique_ptr<Ops> make_cpu_ops(DType dtype, bool deterministic = false);
 // CUDA ops on device `device`; throws Error when built without CUDA or no GPU is usable.
-std::unique_ptr<Ops> make_cuda_ops(DType dtype, int device = 0);
+// deterministic: batch-invariant GEMMs (fixed K order per output; src/backend/cuda/gemm_det.cuh).
+std::unique_ptr<Ops> make_cuda_ops(DType dtype, int device = 0, bool deterministic = false);
 // True when a CUDA device is usable (false in CPU-only builds).
 bool cuda_available();
 // Device memory the CUDA backend holds (weights, arenas, workspaces) now and at most since

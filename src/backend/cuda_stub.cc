@@ -8,7 +8,7 @@ bool cuda_available() { return false; }
 
 DeviceMemory cuda_device_memory(bool) { return {}; }
 
-std::unique_ptr<Ops> make_cuda_ops(DType, int) {
+std::unique_ptr<Ops> make_cuda_ops(DType, int, bool) {
   throw Error(ErrorCode::kUnsupported,
               "this build of crossrank has no CUDA backend (configure with -DCROSSRANK_WITH_CUDA=ON)");
 }

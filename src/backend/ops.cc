@@ -83,7 +83,7 @@ void Ops::linear_composed(const Act& in, const Composed& c, Act& out) {
     return;
   }
   const std::size_t scope = mark();
-  Act z = alloc(in.rows, c.n);
+  Act z = alloc_like(in, c.n);
   linear(in, *c.inner, z);
   glu(z, c.parts.act, out);
   release(scope);
@@ -173,7 +173,7 @@ std::size_t Ops::end() {
   return peak_;
 }
 
-std::size_t Ops::act_bytes(int rows, int cols, ActUse) const {
+std::size_t Ops::act_bytes(int rows, int cols, ActUse, bool) const {
   return static_cast<std::size_t>(rows) * static_cast<std::size_t>(cols) * 4;
 }
 
@@ -186,13 +186,27 @@ void Ops::bind(Act& a, char* p) const {
 
 Act Ops::alloc(int rows, int cols, ActUse use) {
   check(in_pass_, "Ops::alloc outside a pass");
+  return alloc_rows(rows, cols, use, rows == batch_->total_tokens());
+}
+
+Act Ops::alloc_seq(int cols, ActUse use) {
+  check(in_pass_, "Ops::alloc_seq outside a pass");
+  return alloc_rows(batch_->num_seqs(), cols, use, false);
+}
+
+Act Ops::alloc_like(const Act& like, int cols, ActUse use) {
+  check(in_pass_, "Ops::alloc_like outside a pass");
+  return alloc_rows(like.rows, cols, use, like.tokens);
+}
+
+Act Ops::alloc_rows(int rows, int cols, ActUse use, bool tokens) {
   check(rows >= 0 && cols > 0, "Ops::alloc: bad shape");
   Act a;
   a.rows = rows;
   a.cols = cols;
   a.use = use;
-  a.tokens = rows == batch_->total_tokens();
-  const std::size_t bytes = align64(act_bytes(rows, cols, use));
+  a.tokens = tokens;
+  const std::size_t bytes = align64(act_bytes(rows, cols, use, tokens));
   const std::size_t off = top_;
   top_ += bytes;
   peak_ = std::max(peak_, top_);

@@ -284,8 +284,16 @@ class Ops {
   bool sizing() const { return sizing_; }
   const PackedBatch& batch() const { return *batch_; }
 
-  // An activation [rows, cols] from the arena (uninitialised).
+  // An activation [rows, cols] from the arena (uninitialised). Token rows when rows equals
+  // the batch's token count, else one row per sequence (Act::tokens).
   Act alloc(int rows, int cols, ActUse use = ActUse::kPlain);
+  // One row per sequence, [num_seqs, cols], whatever the token count. Why not alloc(S, ..):
+  // in a batch of one-token sequences S equals the token count, and per-sequence rows
+  // (fp32 on cuda) would be taken for token rows, so a pair's precision, and its bits under
+  // --deterministic, would depend on what it was batched with.
+  Act alloc_seq(int cols, ActUse use = ActUse::kPlain);
+  // As many rows as `like`, of the same kind (token rows or per-sequence rows).
+  Act alloc_like(const Act& like, int cols, ActUse use = ActUse::kPlain);
   // Rows [r0, r0 + n) of `a`, companions included (ops on row blocks: every op but
   // attention and gather_rows is row-independent, so a model may run them block-wise).
   virtual Act rows_view(const Act& a, int r0, int n) const;
@@ -335,8 +343,9 @@ class Ops {
 
  protected:
   // Bytes of an activation (incl. any companion) and how it is laid out at `p`.
-  virtual std::size_t act_bytes(int rows, int cols, ActUse use) const;
-  virtual void bind(Act& a, char* p) const;
+  virtual std::size_t act_bytes(int rows, int cols, ActUse use, bool tokens) const;
+  virtual void bind(Act& a, char* p) const;  // a.rows, cols, use and tokens are set
+  Act alloc_rows(int rows, int cols, ActUse use, bool tokens);
   // Temporary memory inside an op (valid until it returns); nullptr in a dry run.
   char* scratch(std::size_t bytes);
   // Called at the start of every real pass (not dry runs), after batch() is set.

@@ -112,11 +112,7 @@ class EngineImpl final : public Engine {
         ops = make_reference_ops();
         break;
       case BackendKind::kCuda:
-        if (opts.deterministic)
-          throw Error(ErrorCode::kUnsupported,
-                      "--deterministic: the cuda backend has no batch-invariant kernels yet (cuBLASLt picks its "
-                      "reduction per shape); use --backend cpu, or drop --deterministic");
-        ops = make_cuda_ops(opts.dtype, opts.device);
+        ops = make_cuda_ops(opts.dtype, opts.device, opts.deterministic);
         break;
       default:
         if (opts.dtype == DType::kFp16)

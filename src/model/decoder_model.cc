@@ -116,7 +116,7 @@ class DecoderModel final : public Model {
     Act x = ops.alloc(T, H_);  // the residual stream, fp32
     ops.embed(*emb_, x);
     if (embed_scale_ != 0.f) ops.scale(x, embed_scale_);
-    Act xl = ops.alloc(S, H_);  // last rows: last-layer shortcut and head
+    Act xl = ops.alloc_seq(H_);  // last rows: last-layer shortcut and head
     for (int l = 0; l < L_; ++l) {
       const Layer& y = layers_[l];
       const bool last_only = shortcut_ && l == L_ - 1;
@@ -142,9 +142,9 @@ class DecoderModel final : public Model {
         mlp(ops, y, x, T);
       } else {
         a.q_rows = RowSel::kLast;
-        Act ql = ops.alloc(S, Dq_);
+        Act ql = ops.alloc_seq(Dq_);
         ops.gather_rows(q, RowSel::kLast, ql);
-        Act ctx = ops.alloc(S, Dq_, ActUse::kGemmInput);
+        Act ctx = ops.alloc_seq(Dq_, ActUse::kGemmInput);
         ops.attention(a, ql, k, v, ctx);
         ops.gather_rows(x, RowSel::kLast, xl);
         ops.linear(ctx, *y.out, xl);
@@ -165,9 +165,9 @@ class DecoderModel final : public Model {
 
   // x += down(act(gate(h)) * up(h)), h = RMSNorm_post(x), on the M rows of x.
   void mlp(Ops& ops, const Layer& y, Act& x, int M) const {
-    Act h = ops.alloc(M, H_, ActUse::kGemmInput);
+    Act h = ops.alloc_like(x, H_, ActUse::kGemmInput);
     ops.norm(x, *y.ln2, h);
-    Act inter = ops.alloc(M, I_, ActUse::kGemmInput);
+    Act inter = ops.alloc_like(x, I_, ActUse::kGemmInput);
     ops.linear(h, *y.gate_up, inter);
     ops.linear(inter, *y.down, x);
   }

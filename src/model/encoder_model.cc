@@ -104,14 +104,14 @@ class EncoderModel final : public Model {
     Act x = ops.alloc(T, H, ActUse::kGemmInput);
     x.next = first_reader(0);
     ops.embed(*emb_, x);
-    Act x0 = ops.alloc(S, H, ActUse::kGemmInput);  // first rows: last-layer shortcut and head
+    Act x0 = ops.alloc_seq(H, ActUse::kGemmInput);  // first rows: last-layer shortcut and head
     for (int l = 0; l < L_; ++l) {
       const Layer& y = layers_[l];
       const std::size_t scope = ops.mark();
       if (shortcut_ && l == L_ - 1 && !y.kv) {  // stacked Q|K|V: project all rows, keep the first queries
         Act qkv = ops.alloc(T, 3 * H);
         ops.linear(x, *y.qkv, qkv);
-        Act q = ops.alloc(S, H);
+        Act q = ops.alloc_seq(H);
         ops.gather_rows(qkv.cols_view(0, H), RowSel::kFirst, q);
         x0.next = y.out.get();
         ops.gather_rows(x, RowSel::kFirst, x0);
@@ -121,7 +121,7 @@ class EncoderModel final : public Model {
       } else {
         Act kv = ops.alloc(T, 2 * H);
         ops.linear(x, *y.kv, kv);
-        Act q = ops.alloc(S, H);
+        Act q = ops.alloc_seq(H);
         x0.next = y.q.get();
         ops.gather_rows(x, RowSel::kFirst, x0);
         ops.linear(x0, *y.q, q);
@@ -160,7 +160,7 @@ class EncoderModel final : public Model {
                       Act& x, const Param* next) const {
     AttnDesc a = attn_;
     a.q_rows = rows;
-    Act ctx = ops.alloc(M, H_, ActUse::kGemmInput);
+    Act ctx = ops.alloc_like(x, H_, ActUse::kGemmInput);
     ctx.next = y.out.get();
     ops.attention(a, q, k, v, ctx);
     x.next = y.ffn1.get();
@@ -172,7 +172,7 @@ class EncoderModel final : public Model {
       const std::size_t scope = ops.mark();
       Act xb = ops.rows_view(x, r0, n);
       xb.next = y.ffn1.get();  // what x's companion was written for
-      Act inter = ops.alloc(n, I_, ActUse::kGemmOnly);
+      Act inter = ops.alloc_like(xb, I_, ActUse::kGemmOnly);
       inter.next = y.ffn2.get();
       ops.linear(xb, *y.ffn1, inter);
       xb.next = next;

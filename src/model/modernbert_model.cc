@@ -90,7 +90,7 @@ class ModernBertModel final : public Model {
     const int T = b.total_tokens(), S = b.num_seqs(), H = H_;
     Act x = ops.alloc(T, H);  // the residual stream, fp32
     ops.embed(*emb_, x);
-    Act pooled = ops.alloc(S, H, ActUse::kGemmInput);  // first rows (shortcut) / pooled rows
+    Act pooled = ops.alloc_seq(H, ActUse::kGemmInput);  // first rows (shortcut) / pooled rows
     for (int l = 0; l < L_; ++l) {
       const Layer& y = layers_[l];
       const bool first_only = shortcut_ && l == L_ - 1;
@@ -116,9 +116,9 @@ class ModernBertModel final : public Model {
         mlp(ops, y, x, T);
       } else {
         a.q_rows = RowSel::kFirst;
-        Act q0 = ops.alloc(S, H);
+        Act q0 = ops.alloc_seq(H);
         ops.gather_rows(q, RowSel::kFirst, q0);
-        Act ctx = ops.alloc(S, H, ActUse::kGemmInput);
+        Act ctx = ops.alloc_seq(H, ActUse::kGemmInput);
         ops.attention(a, q0, k, v, ctx);
         ops.gather_rows(x, RowSel::kFirst, pooled);
         ops.linear(ctx, *y.out, pooled);
@@ -134,7 +134,7 @@ class ModernBertModel final : public Model {
       if (!shortcut_) ops.gather_rows(x, RowSel::kFirst, pooled);
       ops.norm(pooled, *final_, pooled);
     }
-    Act d = ops.alloc(S, H);
+    Act d = ops.alloc_seq(H);
     ops.linear(pooled, *dense_, d);
     ops.activate(d, p_.classifier_act, d);
     ops.norm(d, *head_norm_, d);
@@ -150,13 +150,13 @@ class ModernBertModel final : public Model {
   // x += Wo (act(a) * g), [a|g] = Wi mlp_norm(x), on the M rows of x.
   void mlp(Ops& ops, const Layer& y, Act& x, int M) const {
     const std::size_t scope = ops.mark();
-    Act h = ops.alloc(M, H_, ActUse::kGemmInput);
+    Act h = ops.alloc_like(x, H_, ActUse::kGemmInput);
     ops.norm(x, *y.mlp_norm, h);
-    Act inter = ops.alloc(M, I_, ActUse::kGemmInput);
+    Act inter = ops.alloc_like(x, I_, ActUse::kGemmInput);
     if (!glu_composed_) {
       ops.linear(h, *y.wi, inter);
     } else {
-      Act both = ops.alloc(M, 2 * I_);
+      Act both = ops.alloc_like(x, 2 * I_);
       ops.linear(h, *y.wi, both);
       ops.glu(both, p_.hidden_act, inter);
     }

@@ -15,6 +15,7 @@
 #include "backend/cuda/device.h"
 #include "backend/cuda/embed_ln.cuh"
 #include "backend/cuda/gather_head.cuh"
+#include "backend/cuda/gemm_det.cuh"
 #include "backend/cuda/norm.cuh"
 #include "backend/cuda/rope.cuh"
 #include "cuda_emu/emu_ops.h"
@@ -51,6 +52,7 @@ class EmuDevice final : public Device {
   void synchronize() override {}
 
   void gemm(const GemmArgs& g) override {
+    if (g.invariant) return dispatch_gemm_det(g, sm_, launch_);  // the kernel source itself
     check(g.in.t == g.w_t, "emu gemm: input and weight types differ");
     // Operands as fp32 (exact for fp16 / bf16), then fp32 dot products.
     std::vector<float> w(static_cast<std::size_t>(g.N) * g.K), x(static_cast<std::size_t>(g.M) * g.K);
@@ -100,8 +102,8 @@ class EmuDevice final : public Device {
 
 }  // namespace
 
-std::unique_ptr<Ops> make_cuda_emu_ops(DType dtype, int sm) {
-  return make_cuda_ops_on(std::make_shared<EmuDevice>(sm), dtype);
+std::unique_ptr<Ops> make_cuda_emu_ops(DType dtype, int sm, bool deterministic) {
+  return make_cuda_ops_on(std::make_shared<EmuDevice>(sm), dtype, deterministic);
 }
 
 }  // namespace crossrank::cuda

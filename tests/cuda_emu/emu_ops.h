@@ -10,6 +10,7 @@
 
 namespace crossrank::cuda {
 
-std::unique_ptr<Ops> make_cuda_emu_ops(DType dtype, int sm = 80);
+// deterministic: the batch-invariant GEMM kernel (gemm_det.cuh), emulated, for the GEMMs.
+std::unique_ptr<Ops> make_cuda_emu_ops(DType dtype, int sm = 80, bool deterministic = false);
 
 }  // namespace crossrank::cuda

@@ -175,7 +175,7 @@ class CpuOps final : public Ops, public CpuOpsInfo {
     return prec_ == GemmPrec::kF32 ? 0 : align64(n * comp_elem()) + (prec_ == GemmPrec::kInt8 ? align64(rows * sizeof(RowQ)) : 0);
   }
   bool has_main(ActUse use) const { return !(use == ActUse::kGemmOnly && prec_ == GemmPrec::kInt8); }
-  std::size_t act_bytes(int rows, int cols, ActUse use) const override {
+  std::size_t act_bytes(int rows, int cols, ActUse use, bool) const override {
     return (has_main(use) ? align64(static_cast<std::size_t>(rows) * cols * 4) : 0) +
            (use != ActUse::kPlain ? comp_bytes(rows, cols) + (precise() ? precise_bytes(cols) : 0) : 0);
   }

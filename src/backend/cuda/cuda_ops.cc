@@ -65,16 +65,16 @@ class PlannerDevice final : public Device {
 
 }  // namespace
 
-CudaOps::CudaOps(std::shared_ptr<Device> dev, DType dtype, bool planner)
-    : dev_(std::move(dev)), dtype_(dtype), dt_(elem_of(dtype)), planner_(planner) {
+CudaOps::CudaOps(std::shared_ptr<Device> dev, DType dtype, bool planner, bool deterministic)
+    : dev_(std::move(dev)), dtype_(dtype), dt_(elem_of(dtype)), planner_(planner), deterministic_(deterministic) {
   if (dtype == DType::kInt8)
     throw Error(ErrorCode::kUnsupported, "cuda backend: int8 is not implemented (use fp16, bf16 or fp32)");
   if (dtype == DType::kBf16 && dev_->sm() < 80)
     throw Error(ErrorCode::kUnsupported, "cuda backend: bf16 needs sm_80 or newer (this GPU is sm_" +
                                              std::to_string(dev_->sm()) + "); use fp16");
   describe_ = std::string("cuda ") + to_string(dtype) + ": " + dev_->describe() +
-              ", cuBLASLt GEMMs (fp32 accumulate" + (dtype == DType::kFp32 ? ", no TF32" : "") +
-              "), attention: " + (dev_->sm() >= 80 && dtype != DType::kFp32 ? "tensor cores (wmma)" : "simple");
+              (deterministic ? ", batch-invariant GEMMs (fixed K order" : ", cuBLASLt GEMMs (fp32 accumulate") +
+              (dtype == DType::kFp32 ? ", no TF32" : "") + "), attention: " + (dev_->sm() >= 80 && dtype != DType::kFp32 ? "tensor cores (wmma)" : "simple");
   reserved_ = dev_->reserved_bytes();
   count_alloc(reserved_);
 }
@@ -268,9 +268,9 @@ const Meta& CudaOps::meta() {
   return meta_;
 }
 
-std::unique_ptr<Ops> make_cuda_ops_on(std::shared_ptr<Device> device, DType dtype) {
+std::unique_ptr<Ops> make_cuda_ops_on(std::shared_ptr<Device> device, DType dtype, bool deterministic) {
   check(device != nullptr, "make_cuda_ops_on: no device");
-  return std::make_unique<CudaOps>(std::move(device), dtype, false);
+  return std::make_unique<CudaOps>(std::move(device), dtype, false, deterministic);
 }
 
 std::unique_ptr<Ops> make_cuda_planner_ops(DType dtype, int sm) {
@@ -279,10 +279,10 @@ std::unique_ptr<Ops> make_cuda_planner_ops(DType dtype, int sm) {
 
 }  // namespace cuda
 
-std::unique_ptr<Ops> make_cuda_ops(DType dtype, int device) {
+std::unique_ptr<Ops> make_cuda_ops(DType dtype, int device, bool deterministic) {
   if (dtype == DType::kInt8)
     throw Error(ErrorCode::kUnsupported, "cuda backend: int8 is not implemented (use fp16, bf16 or fp32)");
-  return cuda::make_cuda_ops_on(cuda::make_cuda_device(device), dtype);
+  return cuda::make_cuda_ops_on(cuda::make_cuda_device(device), dtype, deterministic);
 }
 
 bool cuda_available() {

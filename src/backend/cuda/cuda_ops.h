@@ -17,8 +17,9 @@
 namespace crossrank::cuda {
 
 // The CUDA ops of `dtype` (fp16, bf16 or fp32) on `device`. Throws Error (kUnsupported)
-// for int8, or bf16 before sm80.
-std::unique_ptr<Ops> make_cuda_ops_on(std::shared_ptr<Device> device, DType dtype);
+// for int8, or bf16 before sm80. deterministic: batch-invariant GEMMs (gemm_det.cuh); the
+// other kernels are batch-invariant already (per row, per sequence, fixed tiling).
+std::unique_ptr<Ops> make_cuda_ops_on(std::shared_ptr<Device> device, DType dtype, bool deterministic = false);
 // A GPU. Throws Error (kUnavailable / kInvalidInput) when it cannot be used.
 std::shared_ptr<Device> make_cuda_device(int device);
 // Visible CUDA devices (0 when none or no driver), and a device's compute capability x 10.

@@ -133,7 +133,7 @@ struct Meta {
 
 class CudaOps final : public Ops {
  public:
-  CudaOps(std::shared_ptr<Device> dev, DType dtype, bool planner);
+  CudaOps(std::shared_ptr<Device> dev, DType dtype, bool planner, bool deterministic = false);
   ~CudaOps() override {
     if (!planner_) {
       try {
@@ -171,13 +171,13 @@ class CudaOps final : public Ops {
   std::size_t extra_pass_bytes(int tokens) const override { return meta_bytes_bound(tokens); }
 
  protected:
-  std::size_t act_bytes(int rows, int cols, ActUse) const override {
-    return static_cast<std::size_t>(rows) * static_cast<std::size_t>(cols) * elem_bytes(elem_for(rows));
+  std::size_t act_bytes(int rows, int cols, ActUse, bool tokens) const override {
+    return static_cast<std::size_t>(rows) * static_cast<std::size_t>(cols) * elem_bytes(elem_for(rows, tokens));
   }
   void bind(Act& a, char* p) const override {
     a.data = p;
     a.ld = a.cols;
-    a.elem = elem_bytes(elem_for(a.rows));
+    a.elem = elem_bytes(elem_for(a.rows, a.tokens));
     a.aux = nullptr;
   }
 
@@ -239,7 +239,7 @@ class CudaOps final : public Ops {
   std::vector<float> do_read(const Act& a) override;
 
  private:
-  Elem elem_for(int rows) const { return act_elem(rows, batch().num_seqs(), dt_); }
+  Elem elem_for(int rows, bool tokens) const { return act_elem(rows, batch().num_seqs(), tokens, dt_); }
   static ActFn act_fn(Activation a) {
     static_assert(static_cast<int>(ActFn::kGeluTanh) == static_cast<int>(Activation::kGeluTanh) &&
                   static_cast<int>(ActFn::kTanh) == static_cast<int>(Activation::kTanh) &&
@@ -274,6 +274,7 @@ class CudaOps final : public Ops {
     g.M = rows;
     g.N = w.N;
     g.K = w.K;
+    g.invariant = deterministic_;
     return g;
   }
   NormArgs norm_args(const CuNorm& n, const Mat& in, const Mat& out, int rows, int cols, int group) const;
@@ -297,6 +298,7 @@ class CudaOps final : public Ops {
   DType dtype_;
   Elem dt_;
   bool planner_;
+  bool deterministic_;  // GEMMs on the batch-invariant kernel (GemmArgs::invariant)
   std::size_t reserved_ = 0;  // the device's own memory (cuBLASLt workspace), counted once per ops
   std::string describe_;
   // batch metadata

@@ -148,6 +148,9 @@ struct GemmArgs {
   const void* bias = nullptr;
   bool accumulate = false;
   int M = 0, N = 0, K = 0;
+  // Batch-invariant (--deterministic): the fixed-order kernel of gemm_det.cuh instead of
+  // cuBLASLt, so a row's result never depends on M or the other rows.
+  bool invariant = false;
 };
 
 }  // namespace crossrank::cuda

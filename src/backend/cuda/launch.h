@@ -16,5 +16,6 @@ void launch_attention_tc(const AttnArgs& a, CudaContext& ctx);      // attention
 void launch_gather(const GatherArgs& a, CudaContext& ctx);        // gather_head.cu
 void launch_convert(const ConvertArgs& a, CudaContext& ctx);      // gather_head.cu
 void launch_head(const HeadArgs& a, CudaContext& ctx);            // gather_head.cu
+void launch_gemm_det(const GemmArgs& a, int sm, CudaContext& ctx);  // gemm_det.cu (GemmArgs::invariant)
 
 }  // namespace crossrank::cuda

@@ -165,6 +165,6 @@ std::size_t meta_bytes_bound(int tokens) {
   return m.total * sizeof(std::int32_t);
 }
 
-Elem act_elem(int rows, int seqs, Elem dtype) { return rows == seqs ? Elem::kF32 : dtype; }
+Elem act_elem(int rows, int seqs, bool tokens, Elem dtype) { return rows == seqs && !tokens ? Elem::kF32 : dtype; }
 
 }  // namespace crossrank::cuda

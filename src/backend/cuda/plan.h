@@ -97,7 +97,8 @@ std::size_t meta_bytes_bound(int tokens);
 
 // ---- activations -------------------------------------------------------------------
 // Element type of an activation of `rows` rows in a pass over `seqs` sequences: the
-// per-sequence rows (rows == seqs) are fp32, every other activation is in `dtype`.
-Elem act_elem(int rows, int seqs, Elem dtype);
+// per-sequence rows (rows == seqs, not token rows: Ops::alloc_seq) are fp32, every other
+// activation is in `dtype`.
+Elem act_elem(int rows, int seqs, bool tokens, Elem dtype);
 
 }  // namespace crossrank::cuda
