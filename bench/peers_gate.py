@@ -4,7 +4,7 @@
     python3 bench/peers.py --gate [--model-dir build/real-minilm] [--batch-size 16 --threads 2]
     python3 bench/peers_gate.py ...                  (the same)
 
-The gate is tests/real_weights_test.cc's (check_gate): the real all-MiniLM-L6-v2 cross-encoder
+The gate is tests/engine/real_weights_test.cc's (check_gate): the real all-MiniLM-L6-v2 cross-encoder
 that scripts/setup_real_minilm.sh assembles scores tests/data/models/real-minilm/eval-wikiqa.jsonl
 (100 lists) and eval-trecdl.jsonl (43 lists x 100 passages); every list carries the fp32 HF
 logits. A configuration passes when, on each set, NDCG@10 agreement with the fp32 ranking
@@ -49,7 +49,7 @@ from peers import (REPO, Ct2Scorer, OrtScorer, OvScorer, StScorer, export_onnx, 
 
 DATA = REPO / "tests/data/models/real-minilm"
 SETS = (("wikiqa", "eval-wikiqa.jsonl"), ("trecdl", "eval-trecdl.jsonl"))
-GATE = {"agree": 0.995, "top1": 0.97, "drop": 0.005}  # tests/real_weights_test.cc, int8
+GATE = {"agree": 0.995, "top1": 0.97, "drop": 0.005}  # tests/engine/real_weights_test.cc, int8
 BF16_AGREE = 0.999  # crossrank's own bf16 gate (agreement only)
 FULL_LISTS: dict = {}  # lists per set in the files (load_sets)
 
@@ -304,7 +304,7 @@ def render(rows, meta) -> str:
         note = "; ".join(x for x in (WHAT.get((r["system"], r["precision"])), r.get("note")) if x)
         out.append(f"| {r['system']} | {r['precision']} | {cell(w)} | {cell(t)} | {dl} | {verdict} | {note} |")
     out.append("\nNDCG drop = fp32 real NDCG@10 minus this configuration's (positive: worse). Figures, as "
-               "tests/real_weights_test.cc prints them:\n\n```")
+               "tests/engine/real_weights_test.cc prints them:\n\n```")
     out += [line for r in rows for line in r.get("lines", [])]
     out.append("```")
     return "\n".join(out) + "\n"

@@ -5,7 +5,7 @@
 
 Rebuilds the golden model (scripts/make_goldens.py, seed 0) and prints, for each golden case
 up to 1024 tokens, |logit - fp32 golden| under torch.autocast("cpu", bfloat16) and with the
-model cast to bfloat16. tests/cpu_backend_test.cc's bf16 tolerances on the XLM-R shapes
+model cast to bfloat16. tests/backend/cpu/cpu_backend_test.cc's bf16 tolerances on the XLM-R shapes
 cite these figures (crossrank bf16 must be no worse than torch's autocast).
 """
 import json

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Builds the byte-level BPE (Qwen3) parity data used by tests/tokenizer_bpe_test.cc.
+"""Builds the byte-level BPE (Qwen3) parity data used by tests/tokenizer/tokenizer_bpe_test.cc.
 
 Inputs : tests/data/tokenizers/qwen-bpe/local/tokenizer.json, small/tokenizer.json,
          small-slow/ (from scripts/make_bpe_tokenizer.py) and /work/shared/data.

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Builds the Unigram tokenizer parity data used by tests/tokenizer_unigram_test.cc.
+"""Builds the Unigram tokenizer parity data used by tests/tokenizer/tokenizer_unigram_test.cc.
 
 Inputs : tests/data/tokenizers/xlmr-unigram/{tokenizer.json,sentencepiece.bpe.model}
          (from scripts/make_unigram_tokenizer.py) and /work/shared/data, /work/shared/models.

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Builds the WordPiece parity data for tests/tokenizer_wordpiece_test.cc.
+"""Builds the WordPiece parity data for tests/tokenizer/tokenizer_wordpiece_test.cc.
 
 Outputs, under tests/data/tokenizers/wordpiece-msmarco/:
   parity.jsonl        {"text", "ids"} per line: ids of HF `tokenizers` for the REAL

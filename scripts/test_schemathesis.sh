@@ -32,7 +32,7 @@ cd "$WORK"
 rc=0
 # The v2 infer operations are left out: a schema-valid body whose `data` length differs
 # from its `shape` is a 400 by the protocol, and OpenAPI cannot tie the two together
-# (tests/server_v2_test.cc and scripts/test_kserve_clients.py cover them).
+# (tests/server/server_v2_test.cc and scripts/test_kserve_clients.py cover them).
 timeout $((SECS + 120)) "$ST" run "http://127.0.0.1:$PORT/openapi.json" --checks all --max-time "$SECS" -n 100 \
   --exclude-path-regex '/infer$' \
   --workers 1 --seed 1 --generation-database none --request-timeout 20 --no-color >"$WORK/st.log" 2>&1 || rc=$?

@@ -1,6 +1,6 @@
 #pragma once
 // Which engine configurations passed the real-weight quality gates, so that `crossrank
-// bench` recommends only those. The gates run in CI (tests/real_weights_test.cc) on a
+// bench` recommends only those. The gates run in CI (tests/engine/real_weights_test.cc) on a
 // cross-encoder built from real trained weights (all-MiniLM-L6-v2 + a fitted head, see
 // tests/data/models/real-minilm): each dtype ranks WikiQA (100 lists) and TREC-DL (43
 // lists) candidates against fp32. int8: NDCG@10 agreement >= 0.995, same top-1 >= 97 %,

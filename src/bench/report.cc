@@ -196,7 +196,7 @@ std::string render_md(const Report& r) {
     o << "- no quality-gated configuration completed\n";
   }
   o << "- Only configurations whose dtype passed the real-weight quality gate are recommended "
-       "(tests/real_weights_test.cc, in CI):\n";
+       "(tests/engine/real_weights_test.cc, in CI):\n";
   for (const auto& d : r.dtypes)
     if (d.ok) o << "  - " << (d.gated ? "gated: " : "**not recommended**: ") << md_escape(d.gate) << "\n";
   o << "\n## Notes\n\n";

@@ -1,5 +1,5 @@
 // BertNormalizer and BertPreTokenizer, matching Hugging Face tokenizers 0.23 for every code
-// point (tests/tokenizer_wordpiece_test.cc checks all of them against recorded hashes).
+// point (tests/tokenizer/tokenizer_wordpiece_test.cc checks all of them against recorded hashes).
 #include "tokenizer/bert_text.h"
 
 namespace crossrank {

@@ -7,7 +7,7 @@
 // tokenizers 0.23 (Unicode 16.0): \p{L} = L*, \p{N} = N*, \s = White_Space; utf8proc 2.8
 // has Unicode 15.0, so the letters and digits added since are listed below (derived by
 // scripts/make_bpe_parity.py --derive-tables; every code point is checked by
-// tests/tokenizer_bpe_test.cc against HF).
+// tests/tokenizer/tokenizer_bpe_test.cc against HF).
 #include "tokenizer/pre_tokenizer.h"
 
 #include <utf8proc.h>

@@ -6,7 +6,7 @@
 // `unicode-normalization-alignments` (Unicode 9 tables), lowercase and White_Space from
 // Rust's std (Unicode 16/17). The `hf_*` / `rust_*` functions below reproduce exactly
 // what tokenizers 0.23.3 does, for every code point (verified exhaustively by
-// tests/tokenizer_wordpiece_test.cc against hashes recorded from the Python package);
+// tests/tokenizer/tokenizer_wordpiece_test.cc against hashes recorded from the Python package);
 // the small exception tables that bridge utf8proc's Unicode 15 data live in unicode.cc.
 #include <cstddef>
 #include <cstdint>

@@ -16,7 +16,7 @@
 // `start` visits every entry that starts there in one pass; the last one that ends on a
 // code point boundary is HF's match. 100 KB of 99-character words, AMD EPYC (Zen 4, 2
 // shared cores), WordPiece step only (vocab.txt): "www..." with the ms-marco vocabulary
-// 10.9 ms -> 0.9 ms; with long entries added (tests/tokenizer_wordpiece_test.cc,
+// 10.9 ms -> 0.9 ms; with long entries added (tests/tokenizer/tokenizer_wordpiece_test.cc,
 // AdversarialWordsStayLinear) "www..." 93 ms -> 13 ms and 4-byte-character words 85 ms -> 1.6 ms.
 
 #include "tokenizer/wordpiece.h"

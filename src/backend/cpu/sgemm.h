@@ -6,7 +6,7 @@
 // falls in or the thread split: a row's result is bit-identical alone or in any batch.
 // (oneDNN's gemm:jit picks its K blocking from M: on AMD EPYC Zen 3, AVX2, 2026-12, 54 of
 // 98 probed rows of a 1024x1024 GEMM changed between M = 8 ... 2048; see
-// tests/sgemm_test.cc.) K blocks continue the chain from the stored partial sum, so the
+// tests/backend/cpu/sgemm_test.cc.) K blocks continue the chain from the stored partial sum, so the
 // blocking does not change it either. The AVX2, AVX-512 and scalar kernels compute the
 // same chain (IEEE fma per element), so the GEMM is even identical across ISA levels.
 #include <cstddef>

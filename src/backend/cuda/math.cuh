@@ -3,7 +3,7 @@
 // (tests/cuda_emu/): element conversions (round to nearest even), the activations (erf /
 // tanh GELU, SiLU, tanh), the attention key ranges and soft-cap, the online-softmax step, element access with a run-time element type, and warp /
 // block reductions (device and emulator only). The host-callable functions are tested on
-// the CPU against the reference op's formulas (tests/cuda_host_test.cc).
+// the CPU against the reference op's formulas (tests/backend/cuda/cuda_host_test.cc).
 #include <cuda_bf16.h>
 #include <cuda_fp16.h>
 

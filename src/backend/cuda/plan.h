@@ -1,6 +1,6 @@
 #pragma once
 // Host-side planning of the CUDA backend, in plain C++ so that it is unit tested on any
-// machine (tests/cuda_host_test.cc): launch geometry of every kernel, the attention path
+// machine (tests/backend/cuda/cuda_host_test.cc): launch geometry of every kernel, the attention path
 // and its query tiles, the GEMM heuristic's M buckets, the per-pass batch metadata layout
 // and the element type of an activation.
 #include <cstddef>

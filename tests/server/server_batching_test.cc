@@ -1,6 +1,6 @@
 // The dynamic batcher and the score cache under `crossrank serve`: budgets, slot mapping,
 // requests kept together, memory back-off, the LRU bound, a BERT model's document cap and
-// half-closed connections (tests/server_test_util.h).
+// half-closed connections (tests/server/server_test_util.h).
 #include "server_test_util.h"
 
 using namespace server_test;

@@ -531,7 +531,7 @@ void check_golden(const char* model, float tol, float bf16_tol = 3e-2f) {
   be.reset();
   // The reduced-precision gates on the same goldens (cases up to 1024 tokens; the 8192
   // one would double the test's time): bf16 max |dlogit| <= 3e-2; int8 reported (its
-  // gate is ranking agreement, tests/quality_gate_test.cc).
+  // gate is ranking agreement, tests/bench/quality_gate_test.cc).
   // The XLM-R shapes take a wider bf16_tol: their random-weight logits reach 3.0 (base) and
   // 4.9 (v2-m3), and bf16 itself moves them more than 3e-2. Measured on the same cases
   // (scripts/make_goldens.py's model, torch 2.15), max |d| against fp32:

@@ -16,30 +16,14 @@
 #include "cuda_emu/emu_ops.h"
 #include "model/config.h"
 #include "model/weights.h"
+#include "model_test_util.h"
 #include "test_util.h"
 
 namespace crossrank {
 namespace {
 
-std::vector<EncodedPair> random_pairs(const ModelConfig& c, const std::vector<int>& lens, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::vector<EncodedPair> out;
-  for (int n : lens) {
-    EncodedPair p;
-    p.ids.push_back(0);
-    for (int i = 1; i < n - 1; ++i) p.ids.push_back(5 + static_cast<int>(rng() % (c.vocab_size - 10)));
-    if (n > 1) p.ids.push_back(2);
-    p.type_ids.assign(n, static_cast<int>(rng() % 2) * (c.type_vocab_size > 1));
-    out.push_back(std::move(p));
-  }
-  return out;
-}
-
-PackedBatch pack(const std::vector<EncodedPair>& pairs, const ModelConfig& c) {
-  std::vector<const EncodedPair*> p;
-  for (const auto& e : pairs) p.push_back(&e);
-  return pack_batch(p, c);
-}
+using test::pack;
+using test::random_pairs;
 
 float max_diff(const std::vector<float>& a, const std::vector<float>& b) {
   float d = 0.f;

@@ -17,23 +17,12 @@
 #include "cuda_emu/emu_ops.h"
 #include "model/config.h"
 #include "model/weights.h"
+#include "model_test_util.h"
 
 namespace crossrank {
 namespace {
 
-std::vector<EncodedPair> pairs_of(const ModelConfig& c, const std::vector<int>& lens, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::vector<EncodedPair> out;
-  for (int n : lens) {
-    EncodedPair p;
-    p.ids.push_back(0);
-    for (int i = 1; i < n - 1; ++i) p.ids.push_back(5 + static_cast<int>(rng() % (c.vocab_size - 10)));
-    if (n > 1) p.ids.push_back(2);
-    p.type_ids.assign(n, 0);
-    out.push_back(std::move(p));
-  }
-  return out;
-}
+using test::random_pairs;
 
 std::vector<float> run(Backend& be, const ModelConfig& c, const std::vector<const EncodedPair*>& b) {
   return be.forward(pack_batch(b, c));
@@ -59,7 +48,7 @@ TEST(CudaHost, EmuDeterministicIsBatchInvariant) {
   const ModelConfig c = tc_shape();
   auto w = synthetic_weights(c, 3);
   // Lengths across the GEMM's 64-row tiles and the attention's 64-row tiles.
-  const auto pairs = pairs_of(c, {9, 70, 1, 33, 64, 5}, 11);
+  const auto pairs = random_pairs(c, {9, 70, 1, 33, 64, 5}, 11);
   std::vector<const EncodedPair*> all;
   for (const auto& p : pairs) all.push_back(&p);
   const auto ref = make_reference_backend(c, w)->forward(pack_batch(all, c));
@@ -104,7 +93,7 @@ TEST(CudaHost, EmuDeterministicOddShapesMatchReference) {
   ModelConfig c = synthetic_config("tiny-bert");
   c.intermediate = 37;
   auto w = synthetic_weights(c, 5);
-  const auto pairs = pairs_of(c, {3, 65, 17}, 2);
+  const auto pairs = random_pairs(c, {3, 65, 17}, 2);
   std::vector<const EncodedPair*> all;
   for (const auto& p : pairs) all.push_back(&p);
   const auto ref = make_reference_backend(c, w)->forward(pack_batch(all, c));

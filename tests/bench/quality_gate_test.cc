@@ -59,7 +59,7 @@ std::vector<std::vector<double>> score_lists(Engine& e, const std::vector<eval::
 
 // int8 vs fp32 ranking agreement on text lists (TREC-DL + XQuAD, 100 passages each) on the
 // synthetic MiniLM shape. `every`: use every every-th of the 50 lists (the full run costs
-// ~700 s on 2 Zen 3 cores; the real-weight gates are in tests/real_weights_test.cc).
+// ~700 s on 2 Zen 3 cores; the real-weight gates are in tests/engine/real_weights_test.cc).
 void check_int8_agreement(int every) {
   if (!fs::exists(shared_dir() + "/data/SOURCES.md")) GTEST_SKIP() << "no " << shared_dir();
   auto all = gate_lists();

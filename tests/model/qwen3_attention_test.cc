@@ -1,5 +1,5 @@
 // The CPU backend's decoder attention (src/backend/cpu/attention_causal.cc) against the
-// reference op on the shapes tests/ops_test.cc does not reach: sequences and shared parents
+// reference op on the shapes tests/backend/ops_test.cc does not reach: sequences and shared parents
 // longer than one key block (512) and one task's query rows (128), several KV groups, head
 // dims that are not multiples of 8, every row selection, causal and not.
 #include <algorithm>

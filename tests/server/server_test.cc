@@ -1,7 +1,7 @@
 // `crossrank serve` over real sockets on 127.0.0.1 (ephemeral ports): every dialect's
 // happy path against Engine::score, every error path's status and body shape, metrics,
 // the score cache, admission control (429), client disconnects, backend failures,
-// concurrency and graceful stop (tests/server_test_util.h: the gated Engine wrapper).
+// concurrency and graceful stop (tests/server/server_test_util.h: the gated Engine wrapper).
 #include "server_test_util.h"
 
 using namespace server_test;

@@ -33,6 +33,7 @@
 #include "eval/metrics.h"
 #include "model/config.h"
 #include "model/weights.h"
+#include "model_test_util.h"
 #include "test_util.h"
 
 namespace crossrank {
@@ -151,19 +152,7 @@ TEST_F(CudaGpu, TinyFoldersThroughTheEngine) {
   }
 }
 
-std::vector<EncodedPair> random_pairs(const ModelConfig& c, const std::vector<int>& lens, unsigned seed) {
-  std::mt19937 rng(seed);
-  std::vector<EncodedPair> out;
-  for (int n : lens) {
-    EncodedPair p;
-    p.ids.push_back(0);
-    for (int i = 1; i < n - 1; ++i) p.ids.push_back(5 + static_cast<int>(rng() % (c.vocab_size - 10)));
-    p.ids.push_back(2);
-    p.type_ids.assign(n, 0);
-    out.push_back(std::move(p));
-  }
-  return out;
-}
+using test::random_pairs;
 
 // One packed batch gives each pair what it gets alone, in any order.
 TEST_F(CudaGpu, BatchEqualsSingleAndPermutationInvariant) {
@@ -201,7 +190,7 @@ TEST_F(CudaGpu, BatchEqualsSingleAndPermutationInvariant) {
 
 // --deterministic: the batch-invariant GEMMs make every pair's logit bit-identical alone,
 // in a batch and permuted, in every dtype (the emulated version runs in CI:
-// tests/cuda_det_test.cc).
+// tests/backend/cuda/cuda_det_test.cc).
 TEST_F(CudaGpu, DeterministicBatchInvariance) {
   const ModelConfig c = synthetic_config("bge-reranker-base");
   auto w = synthetic_weights(c, 1);
