@@ -28,6 +28,7 @@ class Backend {
   virtual DType dtype() const = 0;
   virtual OpsCaps caps() const = 0;
   virtual std::string describe() const = 0;
+  virtual Int8Facts int8_facts() const = 0;  // Ops::int8_facts
   // Bytes of the activation arena the last forward() used.
   virtual std::size_t last_arena_bytes() const = 0;
   // The ops (tests and benchmarks reach backend-specific introspection through it).

@@ -192,6 +192,17 @@ struct RopeDesc {
 //               (read() then returns values reconstructed from it)
 enum class ActUse : std::uint8_t { kPlain, kGemmInput, kGemmOnly };
 
+// The int8 precision choices of a configuration (Ops::int8_facts), what the quality gate
+// decides by. weight_bits: the narrowest per-channel weight range (8: VNNI; wider on
+// igemm_s16s8; 7 would mean the saturating u8 x s8 path, which failed the gates).
+struct Int8Facts {
+  int weight_bits = 0;
+  bool s16_activations = false;  // igemm_s16s8 (no VNNI)
+  bool smoothquant = false;      // factors calibrated at load
+  bool pooled16 = false;         // the pooled rows quantised to 16 bits
+  bool attention_fp32 = false;
+};
+
 // An activation matrix in backend memory (host or device). Models pass these around but
 // never dereference `data`.
 struct Act {
@@ -245,6 +256,9 @@ class Ops {
   virtual OpsCaps caps() const = 0;
   // One line for logs: implementation, ISA, precision choices.
   virtual std::string describe() const { return name(); }
+  // The int8 precision choices the real-weight quality gate judges (src/bench/quality_gate.h),
+  // as data; all false / 0 for ops that do not quantise to int8.
+  virtual Int8Facts int8_facts() const { return {}; }
 
   // The rows of each sequence that reach the head (encoders: the first token; decoders:
   // the last). Backends that quantise activations may compute those rows more precisely

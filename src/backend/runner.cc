@@ -92,6 +92,7 @@ class Runner final : public Backend {
   DType dtype() const override { return ops_->dtype(); }
   OpsCaps caps() const override { return ops_->caps(); }
   std::string describe() const override { return ops_->describe(); }
+  Int8Facts int8_facts() const override { return ops_->int8_facts(); }
   std::size_t last_arena_bytes() const override { return last_arena_; }
   Ops& ops() override { return *ops_; }
 

@@ -187,7 +187,7 @@ void BenchRun::run_dtype(std::size_t di) {
   dr.describe = engine->describe();
   {
     const GateVerdict v =
-        quality_gate(dtypes[di], engine->backend(), dr.describe, engine_config(*engine).arch->int8_gate_gap());
+        quality_gate(dtypes[di], engine->backend(), engine_int8_facts(*engine), engine_config(*engine).arch->int8_gate_gap());
     dr.gated = v.passed;
     dr.gate = v.why;
   }

@@ -4,8 +4,7 @@
 
 namespace crossrank::bench {
 
-GateVerdict quality_gate(DType dtype, BackendKind backend, const std::string& describe, const std::string& family_gap) {
-  auto has = [&](const char* s) { return describe.find(s) != std::string::npos; };
+GateVerdict quality_gate(DType dtype, BackendKind backend, const Int8Facts& int8, const std::string& family_gap) {
   switch (dtype) {
     case DType::kFp32:
       return {true, "fp32: HF parity (real MiniLM, 263 pairs, max |dlogit| 3e-6)"};
@@ -21,18 +20,13 @@ GateVerdict quality_gate(DType dtype, BackendKind backend, const std::string& de
       // calibrated at load, 16-bit pooled rows, fp32 attention.
       std::vector<std::string> missing;
       if (!family_gap.empty()) missing.push_back(family_gap);
-      if (!has("int8 weights 8-bit"))
+      if (int8.weight_bits < 8)
         missing.push_back("7-bit weights without VNNI (real-weight gate fails: WikiQA top-1 96 %, TREC-DL 95.3 %)");
-      // Without VNNI, 8-bit weights and u8 activations on the exact igemm_u8s8 failed the
-      // TREC-DL gate on near-ties (top-1 95.3 %; AMD EPYC Zen 3, 2026-12); the s16
-      // activations and wider weights of igemm_s16s8 pass it.
-      if (has("GEMM igemm_u8s8"))
-        missing.push_back("AVX2 int8 with u8 activations fails the TREC-DL gate: top-1 95.3 % < 97 %");
-      if (!has("SmoothQuant alpha")) missing.push_back("no SmoothQuant calibration");
-      if (!has("16-bit pooled rows")) missing.push_back("8-bit pooled rows");
-      if (!has("attention fp32")) missing.push_back("bf16 attention");
+      if (!int8.smoothquant) missing.push_back("no SmoothQuant calibration");
+      if (!int8.pooled16) missing.push_back("8-bit pooled rows");
+      if (!int8.attention_fp32) missing.push_back("bf16 attention");
       if (missing.empty())
-        return {true, has("igemm_s16s8")
+        return {true, int8.s16_activations
                           ? "int8 (s16 activations, no VNNI): real-weight gates passed (WikiQA agreement 1.00000, "
                             "top-1 100 %; TREC-DL 1.00000, 100 %)"
                           : "int8: real-weight gates passed (WikiQA agreement 0.99985, top-1 98 %; TREC-DL 0.99965, "

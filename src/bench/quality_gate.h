@@ -7,6 +7,7 @@
 // real NDCG@10 drop <= 0.005; bf16: agreement >= 0.999; fp32: HF parity.
 #include <string>
 
+#include "backend/ops.h"
 #include "crossrank/crossrank.h"
 
 namespace crossrank::bench {
@@ -16,10 +17,11 @@ struct GateVerdict {
   std::string why;  // one line: the evidence, or what the configuration lacks
 };
 
-// Verdict for an engine's dtype, backend and Engine::describe() line, and its family's
-// int8 gate status (Architecture::int8_gate_gap(): "" when the family passed the gates,
-// else why not; e.g. decoders: no real decoder weights here).
-GateVerdict quality_gate(DType dtype, BackendKind backend, const std::string& describe,
+// Verdict for an engine's dtype, backend and int8 precision choices (engine_int8_facts:
+// data, not its describe() text), and its family's int8 gate status
+// (Architecture::int8_gate_gap(): "" when the family passed the gates, else why not; e.g.
+// decoders: no real decoder weights here).
+GateVerdict quality_gate(DType dtype, BackendKind backend, const Int8Facts& int8,
                          const std::string& family_gap = "");
 
 }  // namespace crossrank::bench

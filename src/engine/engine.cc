@@ -264,6 +264,7 @@ class EngineImpl final : public Engine {
   const ModelInfo& info() const override { return info_; }
   const ModelConfig& config() const { return config_; }
   const Tokenizer* tokenizer() const { return tok_.get(); }
+  Int8Facts int8_facts() const { return backend_->int8_facts(); }
   DType dtype() const override { return backend_->dtype(); }
   BackendKind backend() const override { return kind_; }
   std::string describe() const override { return backend_->describe(); }
@@ -316,5 +317,6 @@ std::unique_ptr<Engine> Engine::open(const std::string& model, const EngineOptio
 
 const ModelConfig& engine_config(const Engine& e) { return dynamic_cast<const EngineImpl&>(e).config(); }
 const Tokenizer* engine_tokenizer(const Engine& e) { return dynamic_cast<const EngineImpl&>(e).tokenizer(); }
+Int8Facts engine_int8_facts(const Engine& e) { return dynamic_cast<const EngineImpl&>(e).int8_facts(); }
 
 }  // namespace crossrank

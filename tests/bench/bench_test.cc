@@ -11,6 +11,7 @@
 
 #include "crossrank/crossrank.h"
 #include "bench/quality_gate.h"
+#include "engine/engine_internal.h"
 #include "model/architecture.h"
 #include "test_util.h"
 
@@ -255,31 +256,45 @@ TEST(Bench, BadOptionsFailWithOneLineMessage) {
 
 // Only configurations that passed the real-weight quality gate are recommended.
 TEST(BenchQualityGate, Int8OnlyInTheGatedConfiguration) {
+  using crossrank::Int8Facts;
   using crossrank::bench::quality_gate;
-  const std::string gated =
-      "cpu int8: kernels avx512_bf16, oneDNN ISA avx512_core_amx, int8 weights 8-bit, GEMM x, SmoothQuant alpha 0.5 "
-      "(calibrated), 16-bit pooled rows, attention fp32";
-  EXPECT_TRUE(quality_gate(crossrank::DType::kInt8, crossrank::BackendKind::kCpu, gated).passed);
-  auto without = [&](const std::string& what, const std::string& with) {
-    std::string d = gated;
-    d.replace(d.find(what), what.size(), with);
-    return quality_gate(crossrank::DType::kInt8, crossrank::BackendKind::kCpu, d);
+  const Int8Facts gated{.weight_bits = 8, .s16_activations = false, .smoothquant = true, .pooled16 = true,
+                        .attention_fp32 = true};
+  const auto kCpu = crossrank::BackendKind::kCpu;
+  EXPECT_TRUE(quality_gate(crossrank::DType::kInt8, kCpu, gated).passed);
+  auto with = [&](auto edit) {
+    Int8Facts f = gated;
+    edit(f);
+    return quality_gate(crossrank::DType::kInt8, kCpu, f);
   };
-  EXPECT_FALSE(without("int8 weights 8-bit", "int8 weights 7-bit (u8*s8 saturates without VNNI)").passed);
-  EXPECT_FALSE(without("GEMM x", "GEMM igemm_u8s8 (exact s16 pairs: no VNNI)").passed);
+  EXPECT_FALSE(with([](Int8Facts& f) { f.weight_bits = 7; }).passed);
   // Without VNNI: wider weights and s16 activations on igemm_s16s8 passed the gates.
-  EXPECT_TRUE(without("int8 weights 8-bit, GEMM x",
-                      "int8 weights 8-bit or wider, s16 activations (igemm_s16s8: no VNNI), GEMM crossrank "
-                      "igemm_s16s8 (s16 activations, avx2)")
-                  .passed);
-  EXPECT_FALSE(without("SmoothQuant alpha 0.5 (calibrated)", "SmoothQuant off (no calibration)").passed);
-  EXPECT_FALSE(without("attention fp32", "attention bf16").passed);
-  EXPECT_FALSE(without("16-bit pooled rows", "8-bit pooled rows").passed);
+  const auto s16 = with([](Int8Facts& f) { f.s16_activations = true; });
+  EXPECT_TRUE(s16.passed);
+  EXPECT_NE(s16.why.find("s16"), std::string::npos) << s16.why;
+  EXPECT_FALSE(with([](Int8Facts& f) { f.smoothquant = false; }).passed);
+  EXPECT_FALSE(with([](Int8Facts& f) { f.attention_fp32 = false; }).passed);
+  EXPECT_FALSE(with([](Int8Facts& f) { f.pooled16 = false; }).passed);
+  EXPECT_FALSE(quality_gate(crossrank::DType::kInt8, kCpu, Int8Facts{}).passed);  // not an int8 backend
   const auto gap = [](const char* hf_class) { return crossrank::find_architecture(hf_class)->int8_gate_gap(); };
-  EXPECT_TRUE(quality_gate(crossrank::DType::kInt8, crossrank::BackendKind::kCpu, gated,
-                           gap("XLMRobertaForSequenceClassification"))
-                  .passed);
-  EXPECT_FALSE(quality_gate(crossrank::DType::kInt8, crossrank::BackendKind::kCpu, gated, gap("Qwen3ForCausalLM")).passed);
-  EXPECT_TRUE(quality_gate(crossrank::DType::kFp32, crossrank::BackendKind::kCpu, "").passed);
-  EXPECT_TRUE(quality_gate(crossrank::DType::kBf16, crossrank::BackendKind::kCpu, "").passed);
+  EXPECT_TRUE(quality_gate(crossrank::DType::kInt8, kCpu, gated, gap("XLMRobertaForSequenceClassification")).passed);
+  EXPECT_FALSE(quality_gate(crossrank::DType::kInt8, kCpu, gated, gap("Qwen3ForCausalLM")).passed);
+  EXPECT_TRUE(quality_gate(crossrank::DType::kFp32, kCpu, {}).passed);
+  EXPECT_TRUE(quality_gate(crossrank::DType::kBf16, kCpu, {}).passed);
+}
+
+// The facts come from the engine itself: a CPU int8 engine on the synthetic MiniLM is in a
+// gated configuration, on whatever ISA this CPU has.
+TEST(BenchQualityGate, EngineReportsItsInt8Facts) {
+  crossrank::EngineOptions eo;
+  eo.backend = crossrank::BackendKind::kCpu;
+  eo.dtype = crossrank::DType::kInt8;
+  auto e = crossrank::Engine::open("synthetic:ms-marco-MiniLM-L-6-v2", eo);
+  const crossrank::Int8Facts f = crossrank::engine_int8_facts(*e);
+  EXPECT_GE(f.weight_bits, 8);
+  EXPECT_TRUE(f.pooled16);
+  EXPECT_TRUE(crossrank::bench::quality_gate(crossrank::DType::kInt8, crossrank::BackendKind::kCpu, f).passed)
+      << e->describe();
+  eo.dtype = crossrank::DType::kFp32;
+  EXPECT_EQ(crossrank::engine_int8_facts(*crossrank::Engine::open("synthetic:ms-marco-MiniLM-L-6-v2", eo)).weight_bits, 0);
 }

@@ -25,6 +25,7 @@
 #include "crossrank/crossrank.h"
 #include "eval/metrics.h"
 #include "bench/quality_gate.h"
+#include "engine/engine_internal.h"
 #include "test_util.h"
 
 namespace crossrank {
@@ -72,14 +73,16 @@ Lists load_lists(const char* file, int every = 1) {
 }
 
 // Scores every list with `dtype` (FlagEmbedding truncation at 512, as the goldens).
-// `describe`: Engine::describe() of the engine that scored them.
+// `describe` / `int8`: Engine::describe() and the int8 precision choices of the engine that
+// scored them.
 std::vector<std::vector<double>> score_lists(const std::string& dir, DType dtype, const Lists& l,
-                                             std::string* describe = nullptr) {
+                                             std::string* describe = nullptr, Int8Facts* int8 = nullptr) {
   EngineOptions eo;
   eo.dtype = dtype;
   eo.backend = BackendKind::kCpu;
   auto e = Engine::open(dir, eo);
   if (describe) *describe = e->describe();
+  if (int8) *int8 = engine_int8_facts(*e);
   std::vector<Pair> pairs;
   for (std::size_t i = 0; i < l.query.size(); ++i)
     for (const auto& p : l.passages[i]) pairs.push_back({l.query[i], p});
@@ -109,7 +112,8 @@ void check_gate(const char* set, DType dtype, const Gate& g, int every = 1) {
   REQUIRE_REAL_MODEL(dir);
   const Lists l = load_lists(set, every);
   std::string describe;
-  const auto got = score_lists(dir, dtype, l, &describe);
+  Int8Facts int8;
+  const auto got = score_lists(dir, dtype, l, &describe, &int8);
   const eval::Agreement a = eval::ranking_agreement(l.ref, got);
   const double ref_ndcg = mean_ndcg(l.ref, l.labels), ndcg = mean_ndcg(got, l.labels);
   std::printf("    [real MiniLM %s %s] %zu lists: NDCG@10 agreement %.5f (worst %.4f), top-1 same %.1f %%, "
@@ -125,7 +129,7 @@ void check_gate(const char* set, DType dtype, const Gate& g, int every = 1) {
   // The CPU varies between machines: on one where this configuration is not gated (int8
   // without VNNI fails the TREC-DL gate, see bench/quality_gate.cc), bench must not recommend it;
   // the figures above are printed for the record.
-  const bench::GateVerdict v = bench::quality_gate(dtype, BackendKind::kCpu, describe);
+  const bench::GateVerdict v = bench::quality_gate(dtype, BackendKind::kCpu, int8);
   if (!v.passed) GTEST_SKIP() << describe << ": " << v.why << " (crossrank bench does not recommend it)";
   EXPECT_GE(a.ndcg10, g.agree);
   EXPECT_GE(a.top1, g.top1);

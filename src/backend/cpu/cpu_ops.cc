@@ -58,6 +58,19 @@ CpuOps::CpuOps(DType dtype, const CpuOpsOptions& opts) : dtype_(dtype), opts_(op
   }
 }
 
+Int8Facts CpuOps::int8_facts() const {
+  Int8Facts f;
+  if (prec_ != GemmPrec::kInt8) return f;
+  // VNNI: 8-bit weights; igemm_s16s8: weights over igemm_range(K), 9 bits or more for every
+  // K up to 2^20 (see igemm.h), reported as the 8 they are at least.
+  f.weight_bits = 8;
+  f.s16_activations = s16_;
+  f.smoothquant = !stats_.empty();
+  f.pooled16 = precise();
+  f.attention_fp32 = !(opts_.attn_bf16_int8 && cpu_isa() >= Isa::kAvx512Bf16);
+  return f;
+}
+
 std::string CpuOps::describe() const {
   std::string d = describe_ + gemm_impl_;
   if (prec_ == GemmPrec::kInt8) {

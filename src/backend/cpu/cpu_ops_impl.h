@@ -104,6 +104,7 @@ class CpuOps final : public Ops, public CpuOpsInfo {
   const char* name() const override { return "cpu"; }
   DType dtype() const override { return dtype_; }
   std::string describe() const override;
+  Int8Facts int8_facts() const override;
   std::string fmt_alpha() const {
     char b[16];
     std::snprintf(b, sizeof b, "%.2g", opts_.smooth_alpha);
