@@ -73,10 +73,11 @@ Int8Facts CpuOps::int8_facts() const {
 
 std::string CpuOps::describe() const {
   std::string d = describe_ + gemm_impl_;
-  if (prec_ == GemmPrec::kInt8) {
-    d += stats_.empty() ? ", SmoothQuant off (no calibration)" : ", SmoothQuant alpha " + fmt_alpha() + " (calibrated)";
-    d += precise() ? ", 16-bit pooled rows" : ", 8-bit pooled rows";
-    d += opts_.attn_bf16_int8 && cpu_isa() >= Isa::kAvx512Bf16 ? ", attention bf16" : ", attention fp32";
+  if (prec_ == GemmPrec::kInt8) {  // the gate's facts, spelled out
+    const Int8Facts f = int8_facts();
+    d += f.smoothquant ? ", SmoothQuant alpha " + fmt_alpha() + " (calibrated)" : ", SmoothQuant off (no calibration)";
+    d += f.pooled16 ? ", 16-bit pooled rows" : ", 8-bit pooled rows";
+    d += f.attention_fp32 ? ", attention fp32" : ", attention bf16";
   } else if (prec_ == GemmPrec::kBf16) {
     d += opts_.attn_bf16 && cpu_isa() >= Isa::kAvx512Bf16 ? ", attention bf16" : ", attention fp32";
   }
