@@ -28,8 +28,7 @@ inline void store_tile_row(int32_t* ci, __m256i v0, __m256i v1, int nvalid, bool
 
 // MR <= 4 rows x 16 columns: 8 accumulators, 2 panel vectors, 1 broadcast. Per K pair: 2
 // loads, MR broadcasts, 2 MR vpmaddwd (s16 pair sums into s32, exact) and 2 MR additions.
-// Why 4 rows: a 6 x 16 tile (12 accumulators) spilled and ran at 76 GOP/s against 122 for
-// 4 x 16 (one thread, M = 1600, K = N = 1024; AMD EPYC Zen 3, 2026-12).
+// The rows left over after the 6 x 16 tiles (tile6, below) run here.
 template <int MR>
 inline void tile(const uint32_t* a, std::size_t lda2, const int16_t* w, int kc, int32_t* c, std::size_t ldc,
                  int nvalid, bool accumulate) {
@@ -70,11 +69,87 @@ inline void tile(const uint32_t* a, std::size_t lda2, const int16_t* w, int kc, 
 }
 #undef CR_MADD
 
+// 6 rows x 16 columns in hand-allocated registers: 12 accumulators (ymm4-15), the panel's
+// two vectors (ymm0-1), one broadcast row (ymm2) and one product (ymm3). Per K pair: 2 loads,
+// 6 broadcasts, 12 vpmaddwd, 12 vpaddd. Writes the 6 x 16 sums to out (row-major).
+// Why assembly: GCC 12 at -O3 rotates the 4 x 16 tile's accumulators through register
+// copies and a stack spill, and cannot fit a 6 x 16 tile into 16 ymm registers at all. With
+// KC = 768 pairs this kernel ran the int8 GEMMs at M = 2048 (N x K = 2304x768, 768x3072,
+// 4096x1024, 1024x4096) at 150-192 GOP/s against 133-150 for the 4 x 16 intrinsics with
+// KC = 128 (2 threads, 3 runs each, interleaved; AMD EPYC Zen 3, AVX2, 2026-12-07).
+#define CR_ROW(addr, acc0, acc1)                                                           \
+  "vpbroadcastd " addr ", %%ymm2\n\t"                                                      \
+  "vpmaddwd %%ymm0, %%ymm2, %%ymm3\n\t"                                                    \
+  "vpaddd %%ymm3, " acc0 ", " acc0 "\n\t"                                                 \
+  "vpmaddwd %%ymm1, %%ymm2, %%ymm2\n\t"                                                    \
+  "vpaddd %%ymm2, " acc1 ", " acc1 "\n\t"
+void tile6(const uint32_t* a, std::size_t lda2, const int16_t* w, int kc, int32_t* out) {
+  const uint32_t* a3 = a + 3 * lda2;
+  const long ldb = static_cast<long>(lda2 * sizeof(uint32_t));
+  long n = kc;
+  __asm__ volatile(
+      "vpxor %%ymm4, %%ymm4, %%ymm4\n\t"
+      "vpxor %%ymm5, %%ymm5, %%ymm5\n\t"
+      "vpxor %%ymm6, %%ymm6, %%ymm6\n\t"
+      "vpxor %%ymm7, %%ymm7, %%ymm7\n\t"
+      "vpxor %%ymm8, %%ymm8, %%ymm8\n\t"
+      "vpxor %%ymm9, %%ymm9, %%ymm9\n\t"
+      "vpxor %%ymm10, %%ymm10, %%ymm10\n\t"
+      "vpxor %%ymm11, %%ymm11, %%ymm11\n\t"
+      "vpxor %%ymm12, %%ymm12, %%ymm12\n\t"
+      "vpxor %%ymm13, %%ymm13, %%ymm13\n\t"
+      "vpxor %%ymm14, %%ymm14, %%ymm14\n\t"
+      "vpxor %%ymm15, %%ymm15, %%ymm15\n\t"
+      "test %[n], %[n]\n\t"
+      "jle 2f\n\t"
+      ".p2align 5\n"
+      "1:\n\t"
+      "vmovdqa (%[w]), %%ymm0\n\t"
+      "vmovdqa 32(%[w]), %%ymm1\n\t"
+      CR_ROW("(%[a])", "%%ymm4", "%%ymm5")
+      CR_ROW("(%[a],%[ldb],1)", "%%ymm6", "%%ymm7")
+      CR_ROW("(%[a],%[ldb],2)", "%%ymm8", "%%ymm9")
+      CR_ROW("(%[a3])", "%%ymm10", "%%ymm11")
+      CR_ROW("(%[a3],%[ldb],1)", "%%ymm12", "%%ymm13")
+      CR_ROW("(%[a3],%[ldb],2)", "%%ymm14", "%%ymm15")
+      "add $64, %[w]\n\t"
+      "add $4, %[a]\n\t"
+      "add $4, %[a3]\n\t"
+      "dec %[n]\n\t"
+      "jnz 1b\n"
+      "2:\n\t"
+      "vmovdqu %%ymm4, (%[o])\n\t"
+      "vmovdqu %%ymm5, 32(%[o])\n\t"
+      "vmovdqu %%ymm6, 64(%[o])\n\t"
+      "vmovdqu %%ymm7, 96(%[o])\n\t"
+      "vmovdqu %%ymm8, 128(%[o])\n\t"
+      "vmovdqu %%ymm9, 160(%[o])\n\t"
+      "vmovdqu %%ymm10, 192(%[o])\n\t"
+      "vmovdqu %%ymm11, 224(%[o])\n\t"
+      "vmovdqu %%ymm12, 256(%[o])\n\t"
+      "vmovdqu %%ymm13, 288(%[o])\n\t"
+      "vmovdqu %%ymm14, 320(%[o])\n\t"
+      "vmovdqu %%ymm15, 352(%[o])\n\t"
+      : [a] "+r"(a), [a3] "+r"(a3), [w] "+r"(w), [n] "+r"(n)
+      : [ldb] "r"(ldb), [o] "r"(out)
+      : "memory", "cc", "xmm0", "xmm1", "xmm2", "xmm3", "xmm4", "xmm5", "xmm6", "xmm7", "xmm8", "xmm9", "xmm10",
+        "xmm11", "xmm12", "xmm13", "xmm14", "xmm15");
+}
+#undef CR_ROW
+
 }  // namespace
 
 void igemm_block(const uint32_t* a16, std::size_t lda2, int M, const int16_t* w, int kc, int32_t* C,
                  std::size_t ldc, int nvalid, bool accumulate) {
   int m = 0;
+  alignas(32) int32_t t[6 * 16];
+  for (; m + 6 <= M; m += 6) {
+    tile6(a16 + m * lda2, lda2, w, kc, t);
+    for (int r = 0; r < 6; ++r) {
+      const __m256i* tr = reinterpret_cast<const __m256i*>(t + 16 * r);
+      store_tile_row(C + (m + r) * ldc, _mm256_load_si256(tr), _mm256_load_si256(tr + 1), nvalid, accumulate);
+    }
+  }
   for (; m + 4 <= M; m += 4) tile<4>(a16 + m * lda2, lda2, w, kc, C + m * ldc, ldc, nvalid, accumulate);
   const uint32_t* a = a16 + m * lda2;
   int32_t* c = C + m * ldc;

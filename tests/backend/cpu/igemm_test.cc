@@ -34,7 +34,8 @@ struct Case {
 TEST(Igemm, MatchesNaiveOnAwkwardShapes) {
   std::mt19937 rng(7);
   const Case cases[] = {{1, 1, 1},     {7, 17, 3},    {63, 16, 384}, {513, 33, 65}, {4, 100, 1024},
-                        {97, 48, 257}, {6, 15, 4096}, {1, 1536, 384}, {200, 64, 300}};
+                        {97, 48, 257}, {6, 15, 4096}, {1, 1536, 384}, {200, 64, 300},
+                        {13, 40, 3200}, {12, 16, 1537}};
   for (const Case& c : cases) {
     std::vector<uint8_t> A(static_cast<std::size_t>(c.M) * c.K);
     std::vector<int8_t> W(static_cast<std::size_t>(c.N) * c.K);
