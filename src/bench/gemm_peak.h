@@ -1,6 +1,7 @@
 #pragma once
 // Measured GEMM peak of the machine it runs on, per dtype: the GEMM crossrank itself runs
-// (oneDNN matmuls with format_tag::any weights; int8 on igemm_s16s8 where cpu::use_igemm()),
+// (oneDNN matmuls with format_tag::any weights; int8 on igemm_s16s8 where cpu::use_igemm();
+// fp32 the faster of sgemm_det and oneDNN where cpu::use_sgemm_fp32()),
 // each shape repeated for ~`seconds`; the best shape is the peak.
 // Shapes: M=512, N=4096, K=1024 (a 512-token activation times a 1024x4096 FFN weight)
 // and the model's own at M=512 and 2048 (QKV, FFN in, FFN out). Why several: one fixed

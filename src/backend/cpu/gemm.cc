@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 
 #include "backend/cpu/isa.h"
@@ -64,6 +65,16 @@ GemmCaps probe_caps() {
 }  // namespace
 
 bool use_igemm() { return gemm_caps().int8_saturates || cpu_isa() <= Isa::kAvx2; }
+
+bool use_sgemm_fp32() {
+  static const bool use = [] {
+    const char* e = std::getenv("CROSSRANK_FP32_GEMM");
+    if (e && !std::strcmp(e, "onednn")) return false;
+    if (e && !std::strcmp(e, "sgemm")) return true;
+    return cpu_isa() == Isa::kAvx2;
+  }();
+  return use;
+}
 
 const GemmCaps& gemm_caps() {
   static const GemmCaps caps = probe_caps();  // thread-safe static init
@@ -146,7 +157,7 @@ Linear::Linear(const dnnl::engine& eng, GemmPrec prec, GemmPost post, const std:
     }
   }
 
-  if (deterministic && (prec_ == GemmPrec::kF32 || prec_ == GemmPrec::kBf16Emu)) {
+  if ((deterministic || use_sgemm_fp32()) && (prec_ == GemmPrec::kF32 || prec_ == GemmPrec::kBf16Emu)) {
     det_ = std::make_unique<PackedF32>(reinterpret_cast<const float*>(plain.data()), N_, K_,
                                        post_ == GemmPost::kBiasAccumulate ? nullptr : bias_.data());
     impl_ = std::string("crossrank sgemm_det (batch-invariant, ") + to_string(cpu_isa()) + ")";

@@ -56,13 +56,19 @@ const GemmCaps& gemm_caps();
 // True when int8 GEMMs run on igemm_s16s8: oneDNN's would saturate, or the kernels are
 // capped at AVX2 or below (CROSSRANK_CPU_ISA, so that CI on a VNNI CPU runs this path too).
 bool use_igemm();
+// True when fp32 and emulated-bf16 GEMMs run on sgemm_det (sgemm.h) in the default mode too,
+// not only under --deterministic: where the dispatch is exactly AVX2. Why: there oneDNN's
+// gemm:jit ran a v2-m3 pair's M = 163 rows at half sgemm_det's speed (dnn/det 0.48-0.50 over
+// the six v2-m3 and base GEMM shapes) and equals it at M = 1600 (0.97-1.01; AMD EPYC Zen 3,
+// 2 threads, 2026-12-07). CROSSRANK_FP32_GEMM=onednn or =sgemm overrides the choice.
+bool use_sgemm_fp32();
 
 class Linear {
  public:
   // W = rows of the blocks stacked: block b is [rows[b], K] row-major (HF layout);
   // bias likewise (f32, used by the f32/bf16 post-ops and by the int8 epilogue).
-  // deterministic (kF32 / kBf16Emu): the GEMM is sgemm_det (batch-invariant, sgemm.h)
-  // instead of oneDNN; int8 GEMMs are exact integer sums either way.
+  // deterministic or use_sgemm_fp32() (kF32 / kBf16Emu): the GEMM is sgemm_det
+  // (batch-invariant, sgemm.h) instead of oneDNN; int8 GEMMs are exact integer sums either way.
   Linear(const dnnl::engine& eng, GemmPrec prec, GemmPost post, const std::vector<const float*>& w_blocks,
          const std::vector<const float*>& b_blocks, const std::vector<int>& rows, int K, bool force_fixed_m = false,
          bool deterministic = false);
@@ -101,7 +107,7 @@ class Linear {
   std::vector<int32_t> w_sum_;
   dnnl::memory wmem_, bias_mem_;
   std::unique_ptr<PackedS8> own_;   // int8 on igemm_s16s8 (no oneDNN primitive then)
-  std::unique_ptr<PackedF32> det_;  // fp32 / bf16-emu on sgemm_det (deterministic)
+  std::unique_ptr<PackedF32> det_;  // fp32 / bf16-emu on sgemm_det
   dnnl::primitive_attr attr_;
   bool runtime_m_ = true;
   dnnl::matmul prim_;  // runtime-M primitive

@@ -26,14 +26,19 @@ PackedF32::PackedF32(const float* w, int N, int K, const float* bias)
 
 namespace {
 
-// The portable kernel: the same chain per element with std::fma.
+// The portable kernel: the same chunk chains and additions per element, with std::fma.
 void scalar_block(const float* a, std::size_t lda, int M, const float* w, int nr, int kc, float* C, std::size_t ldc,
                   int nvalid, bool cont, const float* bias) {
   for (int m = 0; m < M; ++m)
     for (int n = 0; n < nvalid; ++n) {
-      float s = cont ? C[m * ldc + n] : bias ? bias[n] : 0.f;
-      for (int k = 0; k < kc; ++k) s = std::fma(a[m * lda + k], w[static_cast<std::size_t>(k) * nr + n], s);
-      C[m * ldc + n] = s;
+      float run = cont ? C[m * ldc + n] : bias ? bias[n] : 0.f;
+      for (int k0 = 0; k0 < kc; k0 += kSgemmChunk) {
+        float s = 0.f;
+        for (int k = k0; k < std::min(kc, k0 + kSgemmChunk); ++k)
+          s = std::fma(a[m * lda + k], w[static_cast<std::size_t>(k) * nr + n], s);
+        run += s;
+      }
+      C[m * ldc + n] = run;
     }
 }
 
@@ -48,7 +53,7 @@ void sgemm_det(const float* A, std::size_t lda, int M, const PackedF32& W, float
   // Why MC = 192, KC = 1024 and dynamic items: 1.08-1.16x the static MC = 96, KC = 256
   // split at M = 1392-2052 on the v2-m3 and bge-reranker-base shapes (median of 8
   // interleaved runs, 2 threads; oneDNN gemm:jit 1.11-1.19x; AMD EPYC Zen 3, 2026-12-07).
-  constexpr int MC = 192, KC = 1024;
+  constexpr int MC = 192, KC = 8 * kSgemmChunk;  // KC a multiple of the chunk (sgemm.h)
   const Isa isa = cpu_isa();
   const int N = W.N(), K = W.K(), nr = W.nr(), P = W.panels();
   const bool v512 = isa >= Isa::kAvx512 && nr == 32, v256 = isa >= Isa::kAvx2 && nr == 16;

@@ -1,14 +1,18 @@
 #pragma once
 // Batch-invariant fp32 GEMM:  C[M, N] = A[M, K] (fp32, row-major) * W[N, K]^T.
 //
-// Every output element is one fused multiply-add chain over k = 0, 1, ..., K-1 in that
-// order, starting from 0, whatever M, the other rows, the row's position, the tile it
-// falls in or the thread split: a row's result is bit-identical alone or in any batch.
-// (oneDNN's gemm:jit picks its K blocking from M: on AMD EPYC Zen 3, AVX2, 2026-12, 54 of
-// 98 probed rows of a 1024x1024 GEMM changed between M = 8 ... 2048; see
-// tests/backend/cpu/sgemm_test.cc.) K blocks continue the chain from the stored partial sum, so the
-// blocking does not change it either. The AVX2, AVX-512 and scalar kernels compute the
-// same chain (IEEE fma per element), so the GEMM is even identical across ISA levels.
+// K is cut into fixed chunks of kSgemmChunk. Every output element is, per chunk, one fused
+// multiply-add chain over the chunk's k in order, starting from 0, and the chunk sums are
+// added to the initial value in chunk order: ((init + s_0) + s_1) + ... That order does not
+// depend on M, the other rows, the row's position, the tile it falls in or the thread split:
+// a row's result is bit-identical alone or in any batch. (oneDNN's gemm:jit picks its K
+// blocking from M: on AMD EPYC Zen 3, AVX2, 2026-12, 54 of 98 probed rows of a 1024x1024
+// GEMM changed between M = 8 ... 2048; see tests/backend/cpu/sgemm_test.cc.) The AVX2,
+// AVX-512 and scalar kernels compute the same chains and additions (IEEE fma and add per
+// element), so the GEMM is even identical across ISA levels.
+// Why chunks: one chain over all of K drifted 9.8e-5 from transformers on the ModernBERT
+// published shape (logit 2.72, 22 layers, tolerance 1e-5 relative); 128-long chains stay
+// at 1.1e-5, 256-long at 2.5e-5 (AMD EPYC Zen 3, 2026-12-07, docs/determinism.md).
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -17,6 +21,9 @@
 #include "backend/cpu/aligned.h"
 
 namespace crossrank::cpu {
+
+// The K chunk of sgemm_det's sums (above); the same on every ISA level.
+constexpr int kSgemmChunk = 128;
 
 // Weights packed for sgemm_det: panels of nr output channels (16 for AVX2 and scalar, 32
 // for AVX-512, fixed at packing from cpu_isa()), each K rows of nr floats; N is padded
@@ -41,15 +48,16 @@ class PackedF32 {
   std::vector<float> bias_;
 };
 
-// C[m, n] = init + sum_k A[m, k] * W[n, k] (the fixed chain above, starting from init) for
+// C[m, n] = init + sum_k A[m, k] * W[n, k] (in the fixed chunked order above) for
 // m < M, n < N, where init = C[m, n] when `accumulate`, else bias[n] (0 without bias).
 // A row stride lda, C row stride ldc. Runs on the OpenMP pool.
 void sgemm_det(const float* A, std::size_t lda, int M, const PackedF32& W, float* C, std::size_t ldc,
                bool accumulate = false);
 
 // Block kernels (one per ISA translation unit): rows [0, M) of A times panel `w` over
-// k in [0, kc) into C columns [0, nvalid); with `cont` the chain continues from C, else
-// it starts from bias[0, nr) (the panel's padded bias) or 0 when bias is null.
+// k in [0, kc) into C columns [0, nvalid): the chunk sums over [0, kc) (kc a multiple of
+// kSgemmChunk, or the end of K) added in order to C when `cont`, else to bias[0, nr) (the
+// panel's padded bias) or to 0 when bias is null.
 namespace avx2 {
 void sgemm_block(const float* a, std::size_t lda, int M, const float* w, int kc, float* C, std::size_t ldc,
                  int nvalid, bool cont, const float* bias);

@@ -1,7 +1,7 @@
 // The block kernel of sgemm_det (sgemm.h), written once and compiled per ISA
 // (sgemm_avx2.cc: 8 floats a vector, sgemm_avx512.cc: 16). The including file defines
 // CR_S_WIDTH and CR_S_NS first. A tile is MR rows x 2 vectors; each accumulator lane is
-// one output's fma chain over k in order. No include guard: included once per ISA.
+// one output's fma chain over one K chunk in order. No include guard: included once per ISA.
 #include <immintrin.h>
 
 #include <algorithm>
@@ -21,6 +21,7 @@ inline void vstoreu(float* p, V v) { _mm512_storeu_ps(p, v); }
 inline V vset(float a) { return _mm512_set1_ps(a); }
 inline V vzero() { return _mm512_setzero_ps(); }
 inline V vfma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+inline V vadd(V a, V b) { return _mm512_add_ps(a, b); }
 #else
 using V = __m256;
 constexpr int W = 8, MR = 6;
@@ -30,47 +31,47 @@ inline void vstoreu(float* p, V v) { _mm256_storeu_ps(p, v); }
 inline V vset(float a) { return _mm256_set1_ps(a); }
 inline V vzero() { return _mm256_setzero_ps(); }
 inline V vfma(V a, V b, V c) { return _mm256_fmadd_ps(a, b, c); }
+inline V vadd(V a, V b) { return _mm256_add_ps(a, b); }
 #endif
 constexpr int NR = 2 * W;
 
+// An R-row tile over k in [0, kc): per chunk of kSgemmChunk, fresh chains in registers,
+// then added to the tile's running sums (`run`, an L1 buffer that starts from C, the bias
+// or 0). kc is a multiple of the chunk except at the end of K, so chunks sit at fixed k.
 template <int R>
 inline void tile(const float* a, std::size_t lda, const float* w, int kc, float* c, std::size_t ldc, int nvalid,
                  bool cont, const float* bias) {
-  V acc0[R], acc1[R];
-  alignas(64) float t[NR];
+  alignas(64) float run[R * NR];
   for (int i = 0; i < R; ++i) {
+    float* r = run + i * NR;
     if (!cont) {
-      acc0[i] = bias ? vloadu(bias) : vzero();
-      acc1[i] = bias ? vloadu(bias + W) : vzero();
-    } else if (nvalid == NR) {
-      acc0[i] = vloadu(c + i * ldc);
-      acc1[i] = vloadu(c + i * ldc + W);
+      vstoreu(r, bias ? vloadu(bias) : vzero());
+      vstoreu(r + W, bias ? vloadu(bias + W) : vzero());
     } else {
-      std::fill(t, t + NR, 0.f);
-      std::copy(c + i * ldc, c + i * ldc + nvalid, t);
-      acc0[i] = vloadu(t);
-      acc1[i] = vloadu(t + W);
+      std::fill(r + nvalid, r + NR, 0.f);
+      std::copy(c + i * ldc, c + i * ldc + nvalid, r);
     }
   }
-  for (int k = 0; k < kc; ++k) {
-    const V w0 = vload(w + NR * k), w1 = vload(w + NR * k + W);
+  for (int k0 = 0; k0 < kc; k0 += kSgemmChunk) {
+    const int k1 = std::min(kc, k0 + kSgemmChunk);
+    V acc0[R], acc1[R];
+    for (int i = 0; i < R; ++i) acc0[i] = acc1[i] = vzero();
+#pragma GCC unroll 4
+    for (int k = k0; k < k1; ++k) {
+      const V w0 = vload(w + NR * k), w1 = vload(w + NR * k + W);
 #pragma GCC unroll 8
+      for (int i = 0; i < R; ++i) {
+        const V b = vset(a[i * lda + k]);
+        acc0[i] = vfma(b, w0, acc0[i]);
+        acc1[i] = vfma(b, w1, acc1[i]);
+      }
+    }
     for (int i = 0; i < R; ++i) {
-      const V b = vset(a[i * lda + k]);
-      acc0[i] = vfma(b, w0, acc0[i]);
-      acc1[i] = vfma(b, w1, acc1[i]);
+      vstoreu(run + i * NR, vadd(vloadu(run + i * NR), acc0[i]));
+      vstoreu(run + i * NR + W, vadd(vloadu(run + i * NR + W), acc1[i]));
     }
   }
-  for (int i = 0; i < R; ++i) {
-    if (nvalid == NR) {
-      vstoreu(c + i * ldc, acc0[i]);
-      vstoreu(c + i * ldc + W, acc1[i]);
-    } else {
-      vstoreu(t, acc0[i]);
-      vstoreu(t + W, acc1[i]);
-      std::copy(t, t + nvalid, c + i * ldc);
-    }
-  }
+  for (int i = 0; i < R; ++i) std::copy(run + i * NR, run + i * NR + nvalid, c + i * ldc);
 }
 
 template <int R>

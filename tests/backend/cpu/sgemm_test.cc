@@ -1,8 +1,10 @@
-// sgemm_det (src/backend/cpu/sgemm.h): every output is one fma chain over k in order, so a
-// row's result is bit-identical alone, in any batch, at any position and thread count.
+// sgemm_det (src/backend/cpu/sgemm.h): every output is fixed-chunk fma chains over k in order,
+// added in order, so a row's result is bit-identical alone, in any batch, at any position and
+// thread count.
 #include <gtest/gtest.h>
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <random>
@@ -14,11 +16,16 @@
 namespace crossrank::cpu {
 namespace {
 
-// The contract, written out: init + a[0] w[0] + a[1] w[1] + ... with one rounding per fma.
+// The contract, written out: per chunk of kSgemmChunk, s_j = a[k] w[k] + ... with one rounding
+// per fma from 0; the result is ((init + s_0) + s_1) + ...
 float chain(const float* a, const float* w, int K, float init) {
-  float s = init;
-  for (int k = 0; k < K; ++k) s = std::fma(a[k], w[k], s);
-  return s;
+  float run = init;
+  for (int k0 = 0; k0 < K; k0 += kSgemmChunk) {
+    float s = 0.f;
+    for (int k = k0; k < std::min(K, k0 + kSgemmChunk); ++k) s = std::fma(a[k], w[k], s);
+    run += s;
+  }
+  return run;
 }
 
 struct Data {
@@ -37,7 +44,7 @@ struct Data {
 };
 
 TEST(Sgemm, EqualsTheChainOnAwkwardShapes) {
-  const int shapes[][3] = {{1, 1, 1}, {7, 17, 3}, {63, 33, 384}, {513, 16, 65}, {6, 100, 1024}, {9, 31, 300}};
+  const int shapes[][3] = {{1, 1, 1}, {7, 17, 3}, {63, 33, 384}, {513, 16, 65}, {6, 100, 1024}, {9, 31, 300}, {13, 40, 2500}};
   for (const auto& s : shapes) {
     Data d(s[0], s[1], s[2], 5);
     for (bool with_bias : {false, true}) {
