@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "backend/cpu/gemm.h"
 #include "crossrank/crossrank.h"
 
 using namespace crossrank;
@@ -113,4 +114,23 @@ TEST(Deterministic, MatchesTheDefaultModeWithinRounding) {
   const Texts t = make_texts(24, 3);
   const auto x = fast->score(t.pairs), y = det->score(t.pairs);
   for (std::size_t i = 0; i < x.size(); ++i) EXPECT_NEAR(x[i], y[i], 1e-5 * std::max(1.0, std::abs(x[i])));
+}
+
+// Where fp32 GEMMs run on sgemm_det by default (AVX2 dispatch: cpu::use_sgemm_fp32()), the
+// default mode of an encoder is the deterministic one, bit for bit, in fp32 and int8.
+TEST(Deterministic, EncoderDefaultModeIsDeterministicOnAvx2) {
+  if (!cpu::use_sgemm_fp32()) GTEST_SKIP() << "fp32 GEMMs run on oneDNN by default on this CPU";
+  const Texts t = make_texts(24, 5);
+  for (const char* model : {"synthetic:tiny-xlmr", "synthetic:tiny-bert"})
+    for (DType dt : {DType::kFp32, DType::kInt8}) {
+      SCOPED_TRACE(std::string(model) + " " + to_string(dt));
+      EngineOptions a, b;
+      a.dtype = b.dtype = dt;
+      a.backend = b.backend = BackendKind::kCpu;
+      b.deterministic = true;
+      ScoreOptions so;
+      so.batch_size = 7;
+      const auto x = Engine::open(model, a)->score(t.pairs, so), y = Engine::open(model, b)->score(t.pairs);
+      for (std::size_t i = 0; i < x.size(); ++i) EXPECT_TRUE(same_bits(x[i], y[i])) << i << ": " << x[i] << " vs " << y[i];
+    }
 }
