@@ -6,6 +6,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "backend/cpu/block_items.h"
 #include "backend/cpu/isa.h"
 
 namespace crossrank::cpu {
@@ -52,7 +53,7 @@ void igemm_scalar(const T* A, std::size_t lda, int M, const PackedS8& W, int32_t
 }
 
 // Blocking (AMD EPYC Zen 3, 2 cores): MC rows of A, as 16-bit pairs (MC * K * 2 bytes, L2),
-// are multiplied with each 16-column panel in K chunks of 2 * KC. Threads take (row block, panel) items;
+// are multiplied with each 16-column panel in K chunks of 2 * KC (block_items.h);
 // every row's sum runs over K in the same order whatever M is. Why KC = 768 pairs (the
 // chunk of the panel, 48 KB, lives in L2, not L1): fewer passes over C beat L1 residency,
 // 155-178 GOP/s against 130-160 with KC = 192 at M = 2048, N = 768, K = 3072 (2 threads,
@@ -63,7 +64,6 @@ void igemm_blocked(const T* A, std::size_t lda, int M, const PackedS8& W, int32_
   if (cpu_isa() < Isa::kAvx2) return igemm_scalar(A, lda, M, W, C, ldc);
   constexpr int MC = 96, KC = 768;
   const int K = W.K(), K2 = W.k2(), N = W.N(), P = W.panels();
-  const int blocks = (M + MC - 1) / MC;
   // s16 rows of even length and stride are already the kernel's 16-bit pairs: no copy.
   const bool direct = std::is_same_v<T, int16_t> && K % 2 == 0 && lda % 2 == 0 &&
                       reinterpret_cast<std::uintptr_t>(A) % alignof(uint32_t) == 0;
@@ -80,18 +80,13 @@ void igemm_blocked(const T* A, std::size_t lda, int M, const PackedS8& W, int32_
   }
   const uint32_t* a32 = direct ? reinterpret_cast<const uint32_t*>(A) : a16.data();
   const std::size_t lda2 = direct ? lda / 2 : static_cast<std::size_t>(K2);
-  // Work items: (block of MC rows, panel), handed out dynamically: on a shared 2-core VM
-  // the static split left a thread waiting at every block's barrier (libgomp 8.9 % of an
-  // int8 bge-reranker-base run, AMD EPYC Zen 3, 2026-12-07).
-#pragma omp parallel for schedule(dynamic, 4)
-  for (int item = 0; item < blocks * P; ++item) {
-    const int m0 = item / P * MC, p = item % P;
-    const int mc = std::min(MC, M - m0), nvalid = std::min(16, N - 16 * p);
+  for_each_block_panel(M, MC, P, 4, [&](int m0, int mc, int p) {
+    const int nvalid = std::min(16, N - 16 * p);
     for (int k0 = 0; k0 < K2; k0 += KC)
       avx2::igemm_block(a32 + static_cast<std::size_t>(m0) * lda2 + k0, lda2, mc,
                         W.panel(p) + static_cast<std::size_t>(k0) * 32, std::min(KC, K2 - k0),
                         C + static_cast<std::size_t>(m0) * ldc + 16 * p, ldc, nvalid, k0 > 0);
-  }
+  });
 }
 
 }  // namespace

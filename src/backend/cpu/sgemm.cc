@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "backend/cpu/block_items.h"
 #include "backend/cpu/isa.h"
 
 namespace crossrank::cpu {
@@ -49,7 +50,7 @@ void sgemm_det(const float* A, std::size_t lda, int M, const PackedF32& W, float
   if (M <= 0) return;
   // Blocking (AMD EPYC Zen 3, 2 cores): MC rows of A against each panel in K chunks of KC
   // (KC * nr * 4 bytes: 64 KB on AVX2, L2); threads take (row block, panel) items
-  // dynamically, with one barrier per GEMM. None of it changes a row's chain (sgemm.h).
+  // (block_items.h). None of it changes a row's chain (sgemm.h).
   // Why MC = 192, KC = 1024 and dynamic items: 1.08-1.16x the static MC = 96, KC = 256
   // split at M = 1392-2052 on the v2-m3 and bge-reranker-base shapes (median of 8
   // interleaved runs, 2 threads; oneDNN gemm:jit 1.11-1.19x; AMD EPYC Zen 3, 2026-12-07).
@@ -57,11 +58,8 @@ void sgemm_det(const float* A, std::size_t lda, int M, const PackedF32& W, float
   const Isa isa = cpu_isa();
   const int N = W.N(), K = W.K(), nr = W.nr(), P = W.panels();
   const bool v512 = isa >= Isa::kAvx512 && nr == 32, v256 = isa >= Isa::kAvx2 && nr == 16;
-  const int blocks = (M + MC - 1) / MC;
-#pragma omp parallel for schedule(dynamic, 2)
-  for (int item = 0; item < blocks * P; ++item) {
-    const int m0 = item / P * MC, p = item % P;
-    const int mc = std::min(MC, M - m0), nvalid = std::min(nr, N - nr * p);
+  for_each_block_panel(M, MC, P, 2, [&](int m0, int mc, int p) {
+    const int nvalid = std::min(nr, N - nr * p);
     for (int k0 = 0; k0 < K; k0 += KC) {
       const int kc = std::min(KC, K - k0);
       const float* a = A + static_cast<std::size_t>(m0) * lda + k0;
@@ -73,7 +71,7 @@ void sgemm_det(const float* A, std::size_t lda, int M, const PackedF32& W, float
       else if (v256) avx2::sgemm_block(a, lda, mc, w, kc, c, ldc, nvalid, cont, b);
       else scalar_block(a, lda, mc, w, nr, kc, c, ldc, nvalid, cont, b);
     }
-  }
+  });
 }
 
 }  // namespace crossrank::cpu
