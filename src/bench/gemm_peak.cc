@@ -52,40 +52,39 @@ void time_runs(GemmPeak& r, double seconds, GemmShape sh, F&& run) {
   r.ok = true;
 }
 
-// The int8 GEMM crossrank runs where oneDNN's u8*s8 would saturate (cpu::use_igemm()).
-GemmPeak measure_igemm(double seconds, GemmShape sh) {
+// One of crossrank's own GEMMs (name, e.g. "igemm_s16s8"): A [m, k] and W [n, k] filled with
+// `a_val` / `w_val` (small non-zero values), C [m, n]; gemm(A, W packed as P, C) is timed.
+template <class TA, class TW, class TC, class P, class G>
+GemmPeak measure_own(const char* dtype, const char* kind, const char* name, double seconds, GemmShape sh, TA a_val,
+                     TW w_val, G&& gemm) {
   GemmPeak r;
-  r.dtype = "int8";
-  r.kind = "s16:s8:s32";
-  r.impl = std::string("crossrank igemm_s16s8 (") + cpu::to_string(cpu::cpu_isa()) + ")";
+  r.dtype = dtype;
+  r.kind = kind;
+  r.impl = std::string("crossrank ") + name + " (" + cpu::to_string(cpu::cpu_isa()) + ")";
   try {
-    std::vector<int16_t> a(static_cast<std::size_t>(sh.m) * sh.k, 0x121);
-    std::vector<int8_t> w(static_cast<std::size_t>(sh.n) * sh.k, 0x11);
-    std::vector<int32_t> c(static_cast<std::size_t>(sh.m) * sh.n);
-    const cpu::PackedS8 p(w.data(), sh.n, sh.k);
-    time_runs(r, seconds, sh, [&] { cpu::igemm_s16s8(a.data(), sh.k, sh.m, p, c.data(), sh.n); });
+    std::vector<TA> a(static_cast<std::size_t>(sh.m) * sh.k, a_val);
+    std::vector<TW> w(static_cast<std::size_t>(sh.n) * sh.k, w_val);
+    std::vector<TC> c(static_cast<std::size_t>(sh.m) * sh.n);
+    const P p(w.data(), sh.n, sh.k);
+    time_runs(r, seconds, sh, [&] { gemm(a.data(), p, c.data()); });
   } catch (const std::exception& e) {
-    r.note = std::string("igemm error: ") + e.what();
+    r.note = std::string(name) + " error: " + e.what();
   }
   return r;
 }
 
+// The int8 GEMM crossrank runs where oneDNN's u8*s8 would saturate (cpu::use_igemm()).
+GemmPeak measure_igemm(double seconds, GemmShape sh) {
+  return measure_own<int16_t, int8_t, int32_t, cpu::PackedS8>(
+      "int8", "s16:s8:s32", "igemm_s16s8", seconds, sh, int16_t{0x121}, int8_t{0x11},
+      [&](const int16_t* a, const cpu::PackedS8& p, int32_t* c) { cpu::igemm_s16s8(a, sh.k, sh.m, p, c, sh.n); });
+}
+
 // The fp32 GEMM crossrank runs where cpu::use_sgemm_fp32() (sgemm_det).
 GemmPeak measure_sgemm(double seconds, GemmShape sh) {
-  GemmPeak r;
-  r.dtype = "fp32";
-  r.kind = "f32:f32:f32";
-  r.impl = std::string("crossrank sgemm_det (") + cpu::to_string(cpu::cpu_isa()) + ")";
-  try {
-    std::vector<float> a(static_cast<std::size_t>(sh.m) * sh.k, 0.0115f);
-    std::vector<float> w(static_cast<std::size_t>(sh.n) * sh.k, 0.0115f);
-    std::vector<float> c(static_cast<std::size_t>(sh.m) * sh.n);
-    const cpu::PackedF32 p(w.data(), sh.n, sh.k);
-    time_runs(r, seconds, sh, [&] { cpu::sgemm_det(a.data(), sh.k, sh.m, p, c.data(), sh.n); });
-  } catch (const std::exception& e) {
-    r.note = std::string("sgemm_det error: ") + e.what();
-  }
-  return r;
+  return measure_own<float, float, float, cpu::PackedF32>(
+      "fp32", "f32:f32:f32", "sgemm_det", seconds, sh, 0.0115f, 0.0115f,
+      [&](const float* a, const cpu::PackedF32& p, float* c) { cpu::sgemm_det(a, sh.k, sh.m, p, c, sh.n); });
 }
 
 // One oneDNN matmul shape for ~`seconds`.
