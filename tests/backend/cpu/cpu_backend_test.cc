@@ -538,6 +538,10 @@ void check_golden(const char* model, float tol, float bf16_tol = 3e-2f) {
   //   base:  torch autocast bf16 0.048, torch .to(bfloat16) 0.148, crossrank bf16 0.042;
   //   v2-m3: torch autocast bf16 0.150, torch .to(bfloat16) 0.529, crossrank bf16 0.103.
   // (scripts/bf16_vs_torch.py NAME reproduces the torch figures.)
+  // Which fp32 GEMM sums the bf16-rounded operands changes which way later roundings fall,
+  // so crossrank's figure is one draw of a random walk: emulated bf16 (AMD EPYC Zen 3, AVX2,
+  // 2026-12-07) gave v2-m3 0.093 on oneDNN and 0.184 on sgemm_det, base 0.041 and 0.030.
+  // Hence v2-m3's bound sits above torch autocast's 0.150, not above one crossrank draw.
   std::vector<EncodedPair> short_pairs;
   std::vector<float> short_want;
   for (size_t i = 0; i < pairs.size(); ++i)
@@ -556,7 +560,7 @@ void check_golden(const char* model, float tol, float bf16_tol = 3e-2f) {
 
 // The published v2-m3 shape (24 x 1024, ~250 s on 2 Zen 3 cores; label slow): its bounded
 // version in CI is BgeRerankerBaseShape, the same XLM-R architecture at 12 x 768.
-TEST(CpuBackend, SlowV2M3Shape) { check_golden("bge-reranker-v2-m3", 1e-3f, 0.12f); }
+TEST(CpuBackend, SlowV2M3Shape) { check_golden("bge-reranker-v2-m3", 1e-3f, 0.2f); }
 TEST(CpuBackend, BgeRerankerBaseShape) { check_golden("bge-reranker-base", 1e-3f, 5e-2f); }
 TEST(CpuBackend, MiniLmShape) { check_golden("ms-marco-MiniLM-L-6-v2", 1e-3f); }
 
