@@ -13,6 +13,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from length_batches import batches
+
 GEMMS = ("qkv", "ao", "fi", "fo")
 
 
@@ -185,28 +187,6 @@ class Runner:
             x = ln(self.linear(l, "fo", f) + x, L["ln2"])
         pooled = torch.tanh(F.linear(x[:, 0], *m.pool))
         return F.linear(pooled, *m.cls)[:, 0]
-
-
-def batches(encs, max_tokens=8192):
-    order = sorted(range(len(encs)), key=lambda i: len(encs[i][0]))
-    i = 0
-    while i < len(order):
-        j = i
-        while j < len(order) and (j - i + 1) * len(encs[order[j]][0]) <= max_tokens:
-            j += 1
-        j = max(j, i + 1)
-        idx = order[i:j]
-        n = max(len(encs[k][0]) for k in idx)
-        ids = torch.zeros((len(idx), n), dtype=torch.long)
-        tt = torch.zeros_like(ids)
-        am = torch.zeros_like(ids)
-        for r, k in enumerate(idx):
-            a, t = encs[k]
-            ids[r, :len(a)] = torch.tensor(a)
-            tt[r, :len(a)] = torch.tensor(t)
-            am[r, :len(a)] = 1
-        yield idx, ids, tt, am
-        i = j
 
 
 def run_scores(runner: Runner, encs) -> np.ndarray:

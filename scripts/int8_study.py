@@ -43,7 +43,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import real_minilm_data as rd  # noqa: E402
 from int8_fakequant import (  # noqa: E402
-    GEMMS, Lin, Model, Runner, Scheme, batches, fq_weight, run_scores, uniform)
+    GEMMS, Lin, Model, Runner, Scheme, fq_weight, run_scores, uniform)
+from length_batches import batches  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 COMMITTED = REPO / "tests" / "data" / "models" / "real-minilm"

@@ -54,6 +54,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import real_minilm_data as rd  # noqa: E402
+from length_batches import batches  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 OUT = REPO / "tests" / "data" / "models" / "real-minilm"
@@ -89,30 +90,11 @@ def encode(tok, query: str, doc: str) -> tuple[list[int], list[int]]:
 @torch.no_grad()
 def run_batches(fn, encs: list[tuple[list[int], list[int]]], max_tokens: int = 8192) -> list:
     """fn(ids, tt, mask) -> tensor [B, ...]; batches of similar length, results in input order."""
-    order = sorted(range(len(encs)), key=lambda i: len(encs[i][0]))
     out = [None] * len(encs)
-    i = 0
-    while i < len(order):
-        L = len(encs[order[i]][0])
-        j = i
-        while j < len(order) and (j - i + 1) * len(encs[order[j]][0]) <= max_tokens:
-            j += 1
-        j = max(j, i + 1)
-        idx = order[i:j]
-        n = max(len(encs[k][0]) for k in idx)
-        ids = torch.zeros((len(idx), n), dtype=torch.long)
-        tt = torch.zeros_like(ids)
-        am = torch.zeros_like(ids)
-        for r, k in enumerate(idx):
-            a, t = encs[k]
-            ids[r, :len(a)] = torch.tensor(a)
-            tt[r, :len(a)] = torch.tensor(t)
-            am[r, :len(a)] = 1
+    for idx, ids, tt, am in batches(encs, max_tokens):
         res = fn(ids, tt, am)
         for r, k in enumerate(idx):
             out[k] = res[r]
-        i = j
-        del L
     return out
 
 
