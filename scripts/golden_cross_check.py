@@ -51,6 +51,15 @@ def _patch_tokenizer(hf_tok, folder: Path, enc: PairEncoder):
     hf_tok.prepare_for_model = prepare_for_model
 
 
+def by_max_length(cases: list[dict], truncation: str) -> dict[int, list[dict]]:
+    """The cases of one truncation kind, grouped by their max_length."""
+    by_ml = collections.defaultdict(list)
+    for c in cases:
+        if c["truncation"] == truncation:
+            by_ml[c["max_length"]].append(c)
+    return by_ml
+
+
 def cross_check(folder: Path, cases: list[dict], enc: PairEncoder) -> list[str]:
     report = []
     text = [c for c in cases if c["query"] is not None]
@@ -60,15 +69,12 @@ def cross_check(folder: Path, cases: list[dict], enc: PairEncoder) -> list[str]:
     except Exception as e:  # pragma: no cover
         report.append(f"FlagReranker cross-check SKIPPED ({type(e).__name__}: {e})")
     else:
+        by_ml = by_max_length(text, "flagembedding")
         for patched in (True, False):
             fr = FlagReranker(str(folder), use_fp16=False, devices="cpu", batch_size=16)
             fr.model.float()
             if patched:
                 _patch_tokenizer(fr.tokenizer, folder, enc)
-            by_ml = collections.defaultdict(list)
-            for c in text:
-                if c["truncation"] == "flagembedding":
-                    by_ml[c["max_length"]].append(c)
             worst, bad, n, errors = 0.0, 0, 0, 0
             for ml, cs in sorted(by_ml.items()):
                 for c in cs:  # one at a time: a failing pair must not hide the others
@@ -92,11 +98,8 @@ def cross_check(folder: Path, cases: list[dict], enc: PairEncoder) -> list[str]:
     except Exception as e:  # pragma: no cover
         report.append(f"CrossEncoder cross-check SKIPPED ({type(e).__name__}: {e})")
     else:
+        by_ml = by_max_length(text, "longest_first")
         for patched in (True, False):
-            by_ml = collections.defaultdict(list)
-            for c in text:
-                if c["truncation"] == "longest_first":
-                    by_ml[c["max_length"]].append(c)
             worst, bad, n = 0.0, 0, 0
             for ml, cs in sorted(by_ml.items()):
                 ce = CrossEncoder(str(folder), activation_fn=torch.nn.Identity(), max_length=ml, device="cpu",
