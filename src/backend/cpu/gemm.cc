@@ -69,9 +69,10 @@ bool use_igemm() { return gemm_caps().int8_saturates || cpu_isa() <= Isa::kAvx2;
 bool use_sgemm_fp32() {
   static const bool use = [] {
     const char* e = std::getenv("CROSSRANK_FP32_GEMM");
-    if (e && !std::strcmp(e, "onednn")) return false;
-    if (e && !std::strcmp(e, "sgemm")) return true;
-    return cpu_isa() == Isa::kAvx2;
+    if (!e || !*e) return cpu_isa() == Isa::kAvx2;
+    if (!std::strcmp(e, "onednn")) return false;
+    if (!std::strcmp(e, "sgemm")) return true;
+    throw Error(std::string("CROSSRANK_FP32_GEMM must be onednn or sgemm (or unset), not '") + e + "'");
   }();
   return use;
 }

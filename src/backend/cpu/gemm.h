@@ -60,7 +60,8 @@ bool use_igemm();
 // not only under --deterministic: where the dispatch is exactly AVX2. Why: there oneDNN's
 // gemm:jit ran a v2-m3 pair's M = 163 rows at half sgemm_det's speed (dnn/det 0.48-0.50 over
 // the six v2-m3 and base GEMM shapes) and equals it at M = 1600 (0.97-1.01; AMD EPYC Zen 3,
-// 2 threads, 2026-12-07). CROSSRANK_FP32_GEMM=onednn or =sgemm overrides the choice.
+// 2 threads, 2026-12-07). CROSSRANK_FP32_GEMM=onednn or =sgemm overrides the
+// choice; another non-empty value throws Error (at the first Linear, i.e. engine open).
 bool use_sgemm_fp32();
 
 class Linear {
