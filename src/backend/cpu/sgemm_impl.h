@@ -47,6 +47,9 @@ inline void tile(const float* a, std::size_t lda, const float* w, int kc, float*
     if (!cont) {
       vstoreu(r, bias ? vloadu(bias) : vzero());
       vstoreu(r + W, bias ? vloadu(bias + W) : vzero());
+    } else if (nvalid == NR) {
+      vstoreu(r, vloadu(c + i * ldc));
+      vstoreu(r + W, vloadu(c + i * ldc + W));
     } else {
       std::fill(r + nvalid, r + NR, 0.f);
       std::copy(c + i * ldc, c + i * ldc + nvalid, r);
@@ -70,6 +73,15 @@ inline void tile(const float* a, std::size_t lda, const float* w, int kc, float*
       vstoreu(run + i * NR, vadd(vloadu(run + i * NR), acc0[i]));
       vstoreu(run + i * NR + W, vadd(vloadu(run + i * NR + W), acc1[i]));
     }
+  }
+  // Full tiles store with two vector moves: std::copy of a run-time length became a
+  // memmove call per row, 4.5 % of a MiniLM fp32 forward (Zen 3 AVX2, perf, 2026-12).
+  if (nvalid == NR) {
+    for (int i = 0; i < R; ++i) {
+      vstoreu(c + i * ldc, vload(run + i * NR));
+      vstoreu(c + i * ldc + W, vload(run + i * NR + W));
+    }
+    return;
   }
   for (int i = 0; i < R; ++i) std::copy(run + i * NR, run + i * NR + nvalid, c + i * ldc);
 }
