@@ -230,16 +230,27 @@ void CpuOps::int8_gemm(const Act& in, const Src& src, const Linear& L, int32_t* 
     r.acc2 = acc2;
   }
   if (P < M) {
-    L.run(strm(), src.p, M, acc);
     r.acc = acc;
+    if (L.s16_activations()) {  // dequantised (+ bias) in the GEMM's epilogue, rows still in L1
+      float* y = reinterpret_cast<float*>(acc);
+      const RowQ* q = r.q;
+      const RowKernels& k = rk();
+      L.run(static_cast<const int16_t*>(src.p), M, [&](int m0, int rows, int n0, int nvalid, const int32_t* sums) {
+        k.dequant(sums, 16, rows, nvalid, q + m0, L.w_sum() + n0, L.w_scale() + n0, L.bias() + n0,
+                  y + static_cast<std::size_t>(m0) * N + n0, N);
+      });
+      r.dequantised = true;
+    } else {
+      L.run(strm(), src.p, M, acc);
+    }
   }
 }
 
 void CpuOps::int8_row(const Int8Run& r, const Linear& L, int m, float* y) const {
   const int i = r.pidx[m];
   if (i < 0) {
-    rk().dequant(r.acc + static_cast<std::size_t>(m) * r.N, r.N, r.q[m].zp, r.q[m].scale, L.w_sum(), L.w_scale(),
-                 L.bias(), y);
+    if (r.dequantised) return;  // y is the row's own fp32 (both callers pass it)
+    rk().dequant(r.acc + static_cast<std::size_t>(m) * r.N, 0, 1, r.N, r.q + m, L.w_sum(), L.w_scale(), L.bias(), y, 0);
     return;
   }
   const int32_t* hi = r.acc2 + static_cast<std::size_t>(2 * i) * r.N;

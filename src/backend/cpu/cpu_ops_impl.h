@@ -164,10 +164,7 @@ class CpuOps final : public Ops, public CpuOpsInfo {
   // 724) cost what 8-bit ones do and cut the rounding error 5-19x. With u8 activations the exact 8-bit-weight
   // GEMM failed the TREC-DL gate on near-ties: top-1 95.3 % (lists 23 and 37 flipped,
   // fp32 margins 0.015 and 0.031 logit; max |dlogit| 0.084; AMD EPYC Zen 3, 2026-12).
-  struct RowQ {
-    float scale;
-    int32_t zp;
-  };
+  using RowQ = RowScale;
   std::size_t comp_elem() const {
     return prec_ == GemmPrec::kBf16 ? 2 : prec_ == GemmPrec::kBf16Emu ? 4 : prec_ == GemmPrec::kInt8 ? (s16_ ? 2 : 1) : 0;
   }
@@ -358,9 +355,11 @@ class CpuOps final : public Ops, public CpuOpsInfo {
     std::vector<RowQ> q16;          // per precise row
     const RowQ* q = nullptr;        // per row (8-bit)
     int N = 0;
+    bool dequantised = false;       // acc holds the rows as fp32 already (igemm epilogue)
   };
   void int8_gemm(const Act& in, const Src& src, const Linear& L, int32_t* acc, Int8Run& r);
-  // Row m of the GEMM, dequantised (+ bias) into y (y may alias the row's s32 accumulators).
+  // Row m of the GEMM, dequantised (+ bias) into y (y may alias the row's s32 accumulators;
+  // it must be them when r.dequantised: such rows are then left as they are).
   void int8_row(const Int8Run& r, const Linear& L, int m, float* y) const;
 
   // The blocked kernels handle bidirectional attention (all rows or the first row) with

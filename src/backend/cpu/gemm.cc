@@ -227,6 +227,11 @@ dnnl::matmul Linear::prim_for(int M) const {
   return by_m_.emplace(M, dnnl::matmul(pd)).first->second;
 }
 
+void Linear::run(const int16_t* src, int M, const IgemmEpilogue& f) const {
+  check(own_ != nullptr, "Linear::run: an epilogue needs the igemm_s16s8 path");
+  if (M > 0) igemm_s16s8(src, K_, M, *own_, f);
+}
+
 void Linear::run(dnnl::stream& s, const void* src, int M, void* y) const {
   if (M <= 0) return;
   if (own_) {

@@ -85,6 +85,9 @@ class Linear {
   // kInt8: src is uint8_t* (oneDNN, u8 activations) or int16_t* (s16_activations(): s16
   // activations within igemm_range(K).a), y is int32_t* (raw s32 accumulators, no bias).
   void run(dnnl::stream& s, const void* src, int M, void* y) const;
+  // kInt8 with s16_activations() only: the s32 sums go to f block by block (igemm.h)
+  // instead of to memory.
+  void run(const int16_t* src, int M, const IgemmEpilogue& f) const;
 
   // int8 epilogue parameters (see dequant_row in kernels.h).
   const float* w_scale() const { return w_scale_.data(); }

@@ -40,6 +40,12 @@ inline float gelu_erf_scalar(float x) { return 0.5f * x * (1.0f + std::erf(x * 0
 // (backend/ops.h; static_assert'ed where both are visible). Why a copy: the ISA translation
 // units include only this header, and ops.h would bring std containers into them, whose
 // template instances the linker may share with baseline code.
+// A quantised row's scale and zero point (x ~= scale (q - zp)).
+struct RowScale {
+  float scale;
+  int32_t zp;
+};
+
 enum class RowAct : std::uint8_t { kIdentity, kGeluErf, kGeluTanh, kSilu, kTanh };
 
 struct RowKernels {
@@ -73,11 +79,13 @@ struct RowKernels {
   // Per-row symmetric s16 quantisation to [-qmax, qmax]: scale = max|x| / qmax, q =
   // clamp(rne(x / scale)); an all-zero row gets scale 1 (int8 on igemm_s16s8).
   void (*quantize_s16)(const float* x, int n, int qmax, int16_t* q, float* scale);
-  // int8 GEMM epilogue for one row: y = (acc - zp * wsum) * (sa * sw) + bias. acc is the s32
-  // u8*s8 dot product; the zero-point correction is an exact int32 subtraction. y may
-  // alias acc (in-place s32 -> f32).
-  void (*dequant)(const int32_t* acc, int n, int32_t zp, float sa, const int32_t* wsum, const float* sw,
-                  const float* bias, float* y);
+  // int8 GEMM epilogue for `rows` rows of n columns: y[r] = (acc[r] - q[r].zp * wsum) *
+  // (q[r].scale * sw) + bias (row strides lda, ldy). acc is the s32 dot product; the
+  // zero-point correction is an exact int32 subtraction. y may alias acc (in-place s32 ->
+  // f32, lda == ldy). A block of rows per call: the igemm epilogue calls it per 96 x 16
+  // block, where a call per 16-column row cost more than the pass it replaced.
+  void (*dequant)(const int32_t* acc, std::size_t lda, int rows, int n, const RowScale* q, const int32_t* wsum,
+                  const float* sw, const float* bias, float* y, std::size_t ldy);
   // dst = bf16(src) (round to nearest even), and bf16 rounding kept in fp32 storage.
   void (*to_bf16)(const float* src, int n, uint16_t* dst);
   void (*round_bf16)(const float* src, int n, float* dst);

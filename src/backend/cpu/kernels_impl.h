@@ -511,18 +511,22 @@ void quantize_row_s16(const float* x, int n, int qmax, int16_t* q, float* scale_
   }
 }
 
-void dequant_row(const int32_t* acc, int n, int32_t zp, float sa, const int32_t* wsum, const float* sw,
-                 const float* bias, float* y) {
-  int i = 0;
+void dequant_rows(const int32_t* acc, std::size_t lda, int rows, int n, const RowScale* q, const int32_t* wsum,
+                  const float* sw, const float* bias, float* y, std::size_t ldy) {
+  for (int r = 0; r < rows; ++r, acc += lda, y += ldy) {
+    const int32_t zp = q[r].zp;
+    const float sa = q[r].scale;
+    int i = 0;
 #if CR_K_WIDTH > 1
-  const VI vz = iset(zp);
-  const VF vs = vset(sa);
-  for (; i + W <= n; i += W) {
-    const VI a = isub(iload(acc + i), imul(vz, iload(wsum + i)));
-    vstore(y + i, vfma(vcvt_f32(a), vmul(vs, vload(sw + i)), vload(bias + i)));
-  }
+    const VI vz = iset(zp);
+    const VF vs = vset(sa);
+    for (; i + W <= n; i += W) {
+      const VI a = isub(iload(acc + i), imul(vz, iload(wsum + i)));
+      vstore(y + i, vfma(vcvt_f32(a), vmul(vs, vload(sw + i)), vload(bias + i)));
+    }
 #endif
-  for (; i < n; ++i) y[i] = static_cast<float>(acc[i] - zp * wsum[i]) * (sa * sw[i]) + bias[i];
+    for (; i < n; ++i) y[i] = static_cast<float>(acc[i] - zp * wsum[i]) * (sa * sw[i]) + bias[i];
+  }
 }
 
 void to_bf16_row(const float* src, int n, uint16_t* dst) {
@@ -548,7 +552,7 @@ const RowKernels& table() {
       CR_K_WIDTH == 16 ? Isa::kAvx512 : CR_K_WIDTH == 8 ? Isa::kAvx2 : Isa::kScalar,
       add_row, add_layer_norm_row, add_rms_norm_row, gelu_row, swiglu_row, act_row, glu_row, softcap_row, exp_sub_sum_row,
       max_row, scale_row,
-      scale_row_to, quantize_row_u8, quantize_row_s16, dequant_row, to_bf16_row, round_bf16_row};
+      scale_row_to, quantize_row_u8, quantize_row_s16, dequant_rows, to_bf16_row, round_bf16_row};
   return k;
 }
 

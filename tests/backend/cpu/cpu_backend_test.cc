@@ -214,9 +214,22 @@ TEST(CpuBackend, KernelsMatchScalar) {
         for (int i = 0; i < n; ++i) acc[i] = static_cast<int32_t>(rng() % 200000) - 100000, ws[i] = static_cast<int32_t>(rng() % 2000) - 1000;
         for (auto& v : sw) v = 1e-3f * (1.f + std::fabs(nd(rng)));
         for (auto& v : bias) v = nd(rng);
-        k.dequant(acc.data(), n, 17, 0.01f, ws.data(), sw.data(), bias.data(), d.data());
-        ref.dequant(acc.data(), n, 17, 0.01f, ws.data(), sw.data(), bias.data(), d0.data());
+        const cpu::RowScale q{0.01f, 17};
+        k.dequant(acc.data(), 0, 1, n, &q, ws.data(), sw.data(), bias.data(), d.data(), 0);
+        ref.dequant(acc.data(), 0, 1, n, &q, ws.data(), sw.data(), bias.data(), d0.data(), 0);
         for (int i = 0; i < n; ++i) ASSERT_NEAR(d[i], d0[i], 1e-5f * (1 + std::fabs(d0[i]))) << i;
+        // a block of rows (strided, one scale per row) equals the rows one at a time
+        if (n >= 3) {
+          const int c = n / 3;
+          const cpu::RowScale qs[3] = {{0.01f, 17}, {0.5f, 0}, {2e-3f, -4}};
+          std::vector<float> b(n, 0.f);
+          k.dequant(acc.data(), c, 3, c, qs, ws.data(), sw.data(), bias.data(), b.data(), c);
+          for (int r = 0; r < 3; ++r) {
+            std::vector<float> one(c);
+            k.dequant(acc.data() + r * c, 0, 1, c, qs + r, ws.data(), sw.data(), bias.data(), one.data(), 0);
+            for (int i = 0; i < c; ++i) ASSERT_EQ(b[r * c + i], one[i]) << r << " " << i;
+          }
+        }
       }
       // bf16 conversions match the scalar RNE bit for bit
       std::vector<uint16_t> h(n);

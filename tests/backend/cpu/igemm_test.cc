@@ -86,6 +86,36 @@ TEST(Igemm, RowIsIndependentOfTheBatchAndStrides) {
   }
 }
 
+// The epilogue form hands every output to the callback exactly once, in blocks of at most
+// 16 columns starting at a panel, with the same sums the stored form writes.
+TEST(Igemm, EpilogueSeesEverySumOnce) {
+  std::mt19937 rng(17);
+  for (const Case& c : {Case{1, 1, 1}, Case{7, 17, 3}, Case{200, 40, 1537}, Case{97, 48, 4096}}) {
+    std::vector<uint8_t> A(static_cast<std::size_t>(c.M) * c.K);
+    std::vector<int8_t> W(static_cast<std::size_t>(c.N) * c.K);
+    for (auto& a : A) a = static_cast<uint8_t>(rng());
+    for (auto& w : W) w = static_cast<int8_t>(rng());
+    const PackedS8 P(W.data(), c.N, c.K);
+    const auto want = naive(A, W, c.M, c.N, c.K);
+    const std::vector<int16_t> A16 = widen(A);
+    std::vector<int32_t> got(want.size(), -1);
+    std::vector<int> seen(want.size(), 0);
+    igemm_s16s8(A16.data(), c.K, c.M, P, [&](int m0, int rows, int n0, int nvalid, const int32_t* sums) {
+      ASSERT_EQ(n0 % 16, 0);
+      ASSERT_TRUE(nvalid >= 1 && nvalid <= 16 && n0 + nvalid <= c.N);
+      for (int r = 0; r < rows; ++r)
+        for (int j = 0; j < nvalid; ++j) {
+          const std::size_t i = static_cast<std::size_t>(m0 + r) * c.N + n0 + j;
+#pragma omp atomic
+          ++seen[i];
+          got[i] = sums[16 * r + j];
+        }
+    });
+    EXPECT_EQ(got, want) << "M " << c.M << " N " << c.N << " K " << c.K << " isa " << to_string(cpu_isa());
+    EXPECT_EQ(seen, std::vector<int>(want.size(), 1));
+  }
+}
+
 // igemm_s16s8 with weights and activations at the ends of igemm_range(K): exact, no s32
 // overflow, on the scalar and the dispatched kernel, for the K of published rerankers.
 TEST(Igemm, S16AtTheRangeLimitsIsExact) {
