@@ -3,7 +3,6 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 #include <type_traits>
 #include <vector>
 
@@ -38,6 +37,14 @@ void PackedS8::pack(const T* w) {
 
 namespace {
 
+// The epilogue that stores the sums into C (row stride ldc).
+IgemmEpilogue store_to(int32_t* C, std::size_t ldc) {
+  return [C, ldc](int m0, int rows, int n0, int nvalid, const int32_t* sums) {
+    for (int r = 0; r < rows; ++r)
+      std::copy(sums + 16 * r, sums + 16 * r + nvalid, C + static_cast<std::size_t>(m0 + r) * ldc + n0);
+  };
+}
+
 // Reference semantics: each output's sum over k in order, handed on per (row, panel).
 template <class T>
 void igemm_scalar(const T* A, std::size_t lda, int M, const PackedS8& W, const IgemmEpilogue& f) {
@@ -60,18 +67,23 @@ void igemm_scalar(const T* A, std::size_t lda, int M, const PackedS8& W, const I
 }
 
 // Blocking (AMD EPYC Zen 3, 2 cores): kMC rows of A, as 16-bit pairs (kMC * K * 2 bytes, L2),
-// are multiplied with each 16-column panel in K chunks of 2 * kKC (block_items.h), the sums
-// kept in an L1 buffer of kMC x 16 until the block is done; every row's sum runs over K in
-// the same order whatever M is. Why kKC = 768 pairs (the chunk of the panel, 48 KB, lives in
-// L2, not L1): 155-178 GOP/s against 130-160 with KC = 192 at M = 2048, N = 768, K = 3072
-// (2 threads, 6 x 16 tiles, 2026-12-07); with the L1 sums buffer KC = 256 and 384 were no
-// better either (M = 3264, v2-m3 shapes, 5 interleaved runs, 2026-12).
+// are multiplied with each 16-column panel in K chunks of 2 * kKC (block_items.h); every
+// row's sum runs over K in the same order whatever M is. Why kKC = 768 pairs (the chunk of
+// the panel, 48 KB, lives in L2, not L1): 155-178 GOP/s against 130-160 with KC = 192 at
+// M = 2048, N = 768, K = 3072 (2 threads, 6 x 16 tiles, 2026-12-07); KC = 256 and 384 with
+// the partial sums in an L1 buffer were no better either (M = 3264, v2-m3 shapes, 5
+// interleaved runs, 2026-12). With an epilogue, earlier chunks' sums wait in that L1 buffer
+// and each tile goes to the epilogue as soon as its last chunk is done. Why per tile, not
+// per block: handing a finished 96 x 16 block over at once bunched its 96 row stores (cache
+// misses) at the block's end, and the GEMM ran 8-10 % slower (medians of 6 interleaved runs,
+// M = 800 and 3264, v2-m3 shapes, 2026-12).
 constexpr int kMC = 96, kKC = 768;
 
 template <class T>
-void igemm_blocked(const T* A, std::size_t lda, int M, const PackedS8& W, const IgemmEpilogue& f) {
+void igemm_blocked(const T* A, std::size_t lda, int M, const PackedS8& W, int32_t* C, std::size_t ldc,
+                   const IgemmEpilogue* f) {
   if (M <= 0) return;
-  if (cpu_isa() < Isa::kAvx2) return igemm_scalar(A, lda, M, W, f);
+  if (cpu_isa() < Isa::kAvx2) return igemm_scalar(A, lda, M, W, f ? *f : store_to(C, ldc));
   const int K = W.K(), K2 = W.k2(), N = W.N(), P = W.panels();
   // s16 rows of even length and stride are already the kernel's 16-bit pairs: no copy.
   const bool direct = std::is_same_v<T, int16_t> && K % 2 == 0 && lda % 2 == 0 &&
@@ -90,22 +102,17 @@ void igemm_blocked(const T* A, std::size_t lda, int M, const PackedS8& W, const 
   const uint32_t* a32 = direct ? reinterpret_cast<const uint32_t*>(A) : a16.data();
   const std::size_t lda2 = direct ? lda / 2 : static_cast<std::size_t>(K2);
   for_each_block_panel(M, kMC, P, 4, [&](int m0, int mc, int p) {
+    const int nvalid = std::min(16, N - 16 * p);
     alignas(64) int32_t sums[kMC * 16];
-    for (int k0 = 0; k0 < K2; k0 += kKC)
-      avx2::igemm_block(a32 + static_cast<std::size_t>(m0) * lda2 + k0, lda2, mc,
-                        W.panel(p) + static_cast<std::size_t>(k0) * 32, std::min(kKC, K2 - k0), sums, 16, 16, k0 > 0);
-    f(m0, mc, 16 * p, std::min(16, N - 16 * p), sums);
-  });
-}
-
-IgemmEpilogue store_to(int32_t* C, std::size_t ldc) {
-  return [C, ldc](int m0, int rows, int n0, int nvalid, const int32_t* sums) {
-    for (int r = 0; r < rows; ++r) {
-      int32_t* c = C + static_cast<std::size_t>(m0 + r) * ldc + n0;
-      if (nvalid == 16) std::memcpy(c, sums + 16 * r, 16 * sizeof(int32_t));  // no memmove call
-      else std::copy(sums + 16 * r, sums + 16 * r + nvalid, c);
+    const avx2::IgemmSink sink{f, m0, 16 * p};
+    for (int k0 = 0; k0 < K2; k0 += kKC) {
+      const uint32_t* a = a32 + static_cast<std::size_t>(m0) * lda2 + k0;
+      const int16_t* w = W.panel(p) + static_cast<std::size_t>(k0) * 32;
+      const int kc = std::min(kKC, K2 - k0);
+      if (f) avx2::igemm_block(a, lda2, mc, w, kc, sums, 16, nvalid, k0 > 0, k0 + kc >= K2 ? &sink : nullptr);
+      else avx2::igemm_block(a, lda2, mc, w, kc, C + static_cast<std::size_t>(m0) * ldc + 16 * p, ldc, nvalid, k0 > 0);
     }
-  };
+  });
 }
 
 }  // namespace
@@ -114,10 +121,10 @@ void igemm_s16s8_scalar(const int16_t* A, std::size_t lda, int M, const PackedS8
   igemm_scalar(A, lda, M, W, store_to(C, ldc));
 }
 void igemm_s16s8(const int16_t* A, std::size_t lda, int M, const PackedS8& W, int32_t* C, std::size_t ldc) {
-  igemm_blocked(A, lda, M, W, store_to(C, ldc));
+  igemm_blocked(A, lda, M, W, C, ldc, nullptr);
 }
 void igemm_s16s8(const int16_t* A, std::size_t lda, int M, const PackedS8& W, const IgemmEpilogue& f) {
-  igemm_blocked(A, lda, M, W, f);
+  igemm_blocked(A, lda, M, W, static_cast<int32_t*>(nullptr), 0, &f);
 }
 
 IgemmRange igemm_range(int K) {

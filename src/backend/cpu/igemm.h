@@ -72,10 +72,16 @@ struct IgemmRange {
 IgemmRange igemm_range(int K);
 
 namespace avx2 {
+// Where igemm_block hands finished tiles: (*f)(m0 + row, rows, n0, nvalid, sums).
+struct IgemmSink {
+  const IgemmEpilogue* f;
+  int m0, n0;
+};
 // One block of the AVX2 kernel: rows [0, M) of A16 (16-bit pairs, row stride lda2 in pairs)
 // times panel `w` (K pairs [k0, k0 + kc)) into C columns [0, nvalid) (+= when accumulate).
+// With a sink, each tile's sums (plus C's when accumulate) go to the sink instead of C.
 void igemm_block(const uint32_t* a16, std::size_t lda2, int M, const int16_t* w, int kc, int32_t* C,
-                 std::size_t ldc, int nvalid, bool accumulate);
+                 std::size_t ldc, int nvalid, bool accumulate, const IgemmSink* sink = nullptr);
 }  // namespace avx2
 
 }  // namespace crossrank::cpu

@@ -140,16 +140,24 @@ void tile6(const uint32_t* a, std::size_t lda2, const int16_t* w, int kc, int32_
 }  // namespace
 
 void igemm_block(const uint32_t* a16, std::size_t lda2, int M, const int16_t* w, int kc, int32_t* C,
-                 std::size_t ldc, int nvalid, bool accumulate) {
+                 std::size_t ldc, int nvalid, bool accumulate, const IgemmSink* sink) {
   int m = 0;
   alignas(32) int32_t t[6 * 16];
   for (; m + 6 <= M; m += 6) {
     tile6(a16 + m * lda2, lda2, w, kc, t);
+    if (sink) {  // C holds the earlier chunks' sums (ldc 16); t becomes the tile's result
+      if (accumulate)
+        for (int r = 0; r < 6; ++r) store_tile_row(t + 16 * r, _mm256_load_si256(reinterpret_cast<const __m256i*>(C + (m + r) * ldc)),
+                                                   _mm256_load_si256(reinterpret_cast<const __m256i*>(C + (m + r) * ldc + 8)), 16, true);
+      (*sink->f)(sink->m0 + m, 6, sink->n0, nvalid, t);
+      continue;
+    }
     for (int r = 0; r < 6; ++r) {
       const __m256i* tr = reinterpret_cast<const __m256i*>(t + 16 * r);
       store_tile_row(C + (m + r) * ldc, _mm256_load_si256(tr), _mm256_load_si256(tr + 1), nvalid, accumulate);
     }
   }
+  const int m6 = m;
   for (; m + 4 <= M; m += 4) tile<4>(a16 + m * lda2, lda2, w, kc, C + m * ldc, ldc, nvalid, accumulate);
   const uint32_t* a = a16 + m * lda2;
   int32_t* c = C + m * ldc;
@@ -159,6 +167,7 @@ void igemm_block(const uint32_t* a16, std::size_t lda2, int M, const int16_t* w,
     case 1: tile<1>(a, lda2, w, kc, c, ldc, nvalid, accumulate); break;
     default: break;
   }
+  if (sink && m6 < M) (*sink->f)(sink->m0 + m6, M - m6, sink->n0, nvalid, C + m6 * ldc);  // the short tiles, in C
 }
 
 }  // namespace crossrank::cpu::avx2
