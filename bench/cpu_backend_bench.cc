@@ -116,7 +116,8 @@ Peak gemm_peak(const ModelConfig& c, cpu::GemmPrec prec, int M, int reps) {
     std::mt19937 rng(1);
     std::uniform_real_distribution<float> u(-0.03f, 0.03f);
     for (auto& v : w) v = u(rng);
-    cpu::Linear lin(eng, prec, cpu::GemmPost::kBias, {w.data()}, {b.data()}, {N}, K);
+    cpu::Linear lin(eng, prec, cpu::GemmPost::kBias, {w.data()}, {b.data()}, {N}, K, false,
+                    cpu::use_sgemm_fp32() && prec != cpu::GemmPrec::kBf16);  // as CpuOps runs it
     std::vector<float> x(size_t(M) * K, 0.5f), y(size_t(M) * N);
     std::vector<uint8_t> xq(size_t(M) * K, 100);
     const void* src = prec == cpu::GemmPrec::kInt8 ? static_cast<const void*>(xq.data()) : x.data();

@@ -45,6 +45,7 @@ CpuOps::CpuOps(DType dtype, const CpuOpsOptions& opts) : dtype_(dtype), opts_(op
     describe_ += ", bf16 EMULATED (bf16-rounded operands, fp32 GEMM: no bf16 matmul on this CPU)";
   if (prec_ == GemmPrec::kInt8)
     describe_ += s16_ ? ", int8 weights 8-bit or wider, s16 activations (igemm_s16s8: no VNNI)" : ", int8 weights 8-bit";
+  invariant_fp32_ = opts_.deterministic || use_sgemm_fp32();
   if (opts_.deterministic) {
     opts_.attn_sgemm = false;
     describe_ += ", deterministic (batch-invariant GEMMs)";
@@ -125,7 +126,8 @@ ParamPtr CpuOps::do_prepare_linear(const LinearDesc& d) {
                         : d.epilogue == Epilogue::kGeluTanh ? GemmPost::kBiasGeluTanh
                         : d.epilogue == Epilogue::kResidual ? GemmPost::kBiasAccumulate
                                                             : GemmPost::kBias;
-  p->lin = std::make_unique<Linear>(eng_, prec_, post, ws, bs, rows, K, opts_.force_fixed_m, opts_.deterministic);
+  p->lin = std::make_unique<Linear>(eng_, prec_, post, ws, bs, rows, K, opts_.force_fixed_m,
+                                    invariant_fp32_ && prec_ != GemmPrec::kBf16);
   const std::size_t dot = d.name.rfind('.');
   p->prof = "gemm_" + (dot == std::string::npos ? d.name : d.name.substr(dot + 1));
   if (gemm_impl_.empty()) gemm_impl_ = ", GEMM " + p->lin->impl_info();

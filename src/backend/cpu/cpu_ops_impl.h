@@ -408,6 +408,10 @@ class CpuOps final : public Ops, public CpuOpsInfo {
   CpuOpsOptions opts_;
   GemmPrec prec_ = GemmPrec::kF32;
   bool s16_ = false;  // int8 activations as s16 for igemm_s16s8 (see the layout note)
+  // The batch-invariant fp32 paths: the fp32 / emulated-bf16 GEMMs on sgemm_det and the
+  // classification head's per-row chain. --deterministic, or use_sgemm_fp32() (AVX2, where
+  // they are the faster choice: encoder scores there are then batch-invariant by default).
+  bool invariant_fp32_ = false;
   dnnl::engine eng_;
   std::unique_ptr<dnnl::stream> strm_;
   std::vector<int32_t> pooled_seq_;  // per token of the pass: the sequence it is the pooled row of, or -1

@@ -112,7 +112,7 @@ std::vector<float> CpuOps::do_head(const Act& pooled, const Param& hp) {
   check(pooled.cols == H, "head: pooled width mismatch");
   const float* x = reinterpret_cast<const float*>(pooled.data);
   float* t = reinterpret_cast<float*>(scratch(static_cast<std::size_t>(S) * H * 4));
-  if (!h.dense_w.empty() && (opts_.deterministic || use_sgemm_fp32())) {
+  if (!h.dense_w.empty() && invariant_fp32_) {
     // One fma chain per output, in k order: the same for every S (dnnl_sgemm's is not).
     // Also the default where the GEMMs run on sgemm_det anyway (AVX2), so that encoder
     // scores there are batch-invariant by default too.

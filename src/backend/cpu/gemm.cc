@@ -84,7 +84,7 @@ const GemmCaps& gemm_caps() {
 
 Linear::Linear(const dnnl::engine& eng, GemmPrec prec, GemmPost post, const std::vector<const float*>& w_blocks,
                const std::vector<const float*>& b_blocks, const std::vector<int>& rows, int K, bool force_fixed_m,
-               bool deterministic)
+               bool sgemm_det)
     : eng_(eng), prec_(prec), post_(post), K_(K) {
   N_ = 0;
   for (int r : rows) N_ += r;
@@ -158,13 +158,13 @@ Linear::Linear(const dnnl::engine& eng, GemmPrec prec, GemmPost post, const std:
     }
   }
 
-  if ((deterministic || use_sgemm_fp32()) && (prec_ == GemmPrec::kF32 || prec_ == GemmPrec::kBf16Emu)) {
+  if (sgemm_det && (prec_ == GemmPrec::kF32 || prec_ == GemmPrec::kBf16Emu)) {
     det_ = std::make_unique<PackedF32>(reinterpret_cast<const float*>(plain.data()), N_, K_,
                                        post_ == GemmPost::kBiasAccumulate ? nullptr : bias_.data());
     impl_ = std::string("crossrank sgemm_det (batch-invariant, ") + to_string(cpu_isa()) + ")";
     return;
   }
-  if (deterministic && prec_ == GemmPrec::kBf16)
+  if (sgemm_det && prec_ == GemmPrec::kBf16)
     throw Error(ErrorCode::kUnsupported, "deterministic bf16 needs the emulated bf16 GEMM (cpu backend bug)");
   if (prec_ == GemmPrec::kInt8 && use_igemm()) {
     own_ = std::make_unique<PackedS8>(reinterpret_cast<const int16_t*>(plain.data()), N_, K_);

@@ -68,11 +68,12 @@ class Linear {
  public:
   // W = rows of the blocks stacked: block b is [rows[b], K] row-major (HF layout);
   // bias likewise (f32, used by the f32/bf16 post-ops and by the int8 epilogue).
-  // deterministic or use_sgemm_fp32() (kF32 / kBf16Emu): the GEMM is sgemm_det
-  // (batch-invariant, sgemm.h) instead of oneDNN; int8 GEMMs are exact integer sums either way.
+  // sgemm_det (kF32 / kBf16Emu): the GEMM is sgemm_det (batch-invariant, sgemm.h) instead of
+  // oneDNN; the caller decides (CpuOps: --deterministic or use_sgemm_fp32()). int8 GEMMs are
+  // exact integer sums either way; native bf16 has no batch-invariant kernel (Error).
   Linear(const dnnl::engine& eng, GemmPrec prec, GemmPost post, const std::vector<const float*>& w_blocks,
          const std::vector<const float*>& b_blocks, const std::vector<int>& rows, int K, bool force_fixed_m = false,
-         bool deterministic = false);
+         bool sgemm_det = false);
 
   int N() const { return N_; }
   int K() const { return K_; }
