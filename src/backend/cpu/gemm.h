@@ -20,8 +20,10 @@
 //               f32, the caller rounds activations to bf16; the GEMM itself runs in f32.
 //  kInt8        src u8 (per-token scale + zero point, quantised by the caller), weights s8
 //               symmetric per output channel (8 bits), dst s32; the caller applies
-//               dequant_row(). Where oneDNN's u8*s8 saturates (no VNNI) the GEMM is
-//               crossrank's own exact kernel (igemm.h) instead, with the same integers.
+//               RowKernels::dequant. Where oneDNN's u8*s8 saturates (no VNNI) the GEMM is
+//               crossrank's own exact kernel (igemm.h) instead: s16 activations and
+//               weights over igemm_range(K), dequantised in its epilogue (run() with an
+//               IgemmEpilogue).
 //
 // Why oneDNN, u8 sources and runtime-M primitives (AMD EPYC Zen 3, AVX2, 2026-10): fp32
 // 143-161 GFLOP/s vs OpenBLAS 97-141 on v2-m3's shapes; u8*s8 beats s8*s8; runtime M costs
@@ -90,7 +92,7 @@ class Linear {
   // instead of to memory.
   void run(const int16_t* src, int M, const IgemmEpilogue& f) const;
 
-  // int8 epilogue parameters (see dequant_row in kernels.h).
+  // int8 epilogue parameters (see RowKernels::dequant in kernels.h).
   const float* w_scale() const { return w_scale_.data(); }
   const int32_t* w_sum() const { return w_sum_.data(); }
   const float* bias() const { return bias_.data(); }
