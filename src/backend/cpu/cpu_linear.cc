@@ -209,9 +209,11 @@ void CpuOps::int8_gemm(const Act& in, const Src& src, const Linear& L, int32_t* 
   if (src.precise)
     for (int m = 0; m < M; ++m)
       if (pooled_index(src.precise_act, m) >= 0) r.pidx[m] = P++;
+  uint8_t* hl = nullptr;   // [2 P, K]: the precise rows' hi / lo halves
+  int32_t* acc2 = nullptr;  // [2 P, N]: their sums
   if (P > 0) {
-    uint8_t* hl = reinterpret_cast<uint8_t*>(scratch(static_cast<std::size_t>(2 * P) * K * (s16_ ? 2 : 1)));
-    int32_t* acc2 = reinterpret_cast<int32_t*>(scratch(static_cast<std::size_t>(2 * P) * N * 4));
+    hl = reinterpret_cast<uint8_t*>(scratch(static_cast<std::size_t>(2 * P) * K * (s16_ ? 2 : 1)));
+    acc2 = reinterpret_cast<int32_t*>(scratch(static_cast<std::size_t>(2 * P) * N * 4));
     r.q16.resize(static_cast<std::size_t>(P));
     for (int m = 0; m < M; ++m) {
       const int i = r.pidx[m];
@@ -226,7 +228,6 @@ void CpuOps::int8_gemm(const Act& in, const Src& src, const Linear& L, int32_t* 
       }
       r.q16[i] = prowq(src.precise_act)[p];
     }
-    L.run(strm(), hl, 2 * P, acc2);
     r.acc2 = acc2;
   }
   if (P < M) {
@@ -235,15 +236,19 @@ void CpuOps::int8_gemm(const Act& in, const Src& src, const Linear& L, int32_t* 
       float* y = reinterpret_cast<float*>(acc);
       const RowQ* q = r.q;
       const RowKernels& k = rk();
+      // The precise rows' hi / lo halves ride along (stored as s32, combined in int8_row).
+      const IgemmExtra extra{reinterpret_cast<const int16_t*>(hl), static_cast<std::size_t>(K), 2 * P, acc2,
+                             static_cast<std::size_t>(N)};
       L.run(static_cast<const int16_t*>(src.p), M, [&](int m0, int rows, int n0, int nvalid, const int32_t* sums) {
         k.dequant(sums, 16, rows, nvalid, q + m0, L.w_sum() + n0, L.w_scale() + n0, L.bias() + n0,
                   y + static_cast<std::size_t>(m0) * N + n0, N);
-      });
+      }, P > 0 ? &extra : nullptr);
       r.dequantised = true;
-    } else {
-      L.run(strm(), src.p, M, acc);
+      return;
     }
+    L.run(strm(), src.p, M, acc);
   }
+  if (P > 0) L.run(strm(), hl, 2 * P, acc2);  // every row is precise, or the oneDNN path
 }
 
 void CpuOps::int8_row(const Int8Run& r, const Linear& L, int m, float* y) const {

@@ -227,9 +227,9 @@ dnnl::matmul Linear::prim_for(int M) const {
   return by_m_.emplace(M, dnnl::matmul(pd)).first->second;
 }
 
-void Linear::run(const int16_t* src, int M, const IgemmEpilogue& f) const {
+void Linear::run(const int16_t* src, int M, const IgemmEpilogue& f, const IgemmExtra* extra) const {
   check(own_ != nullptr, "Linear::run: an epilogue needs the igemm_s16s8 path");
-  if (M > 0) igemm_s16s8(src, K_, M, *own_, f);
+  igemm_s16s8(src, K_, M, *own_, f, extra);
 }
 
 void Linear::run(dnnl::stream& s, const void* src, int M, void* y) const {

@@ -90,7 +90,7 @@ class Linear {
   void run(dnnl::stream& s, const void* src, int M, void* y) const;
   // kInt8 with s16_activations() only: the s32 sums go to f block by block (igemm.h)
   // instead of to memory.
-  void run(const int16_t* src, int M, const IgemmEpilogue& f) const;
+  void run(const int16_t* src, int M, const IgemmEpilogue& f, const IgemmExtra* extra = nullptr) const;
 
   // int8 epilogue parameters (see RowKernels::dequant in kernels.h).
   const float* w_scale() const { return w_scale_.data(); }

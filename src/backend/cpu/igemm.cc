@@ -81,7 +81,11 @@ constexpr int kMC = 96, kKC = 768;
 
 template <class T>
 void igemm_blocked(const T* A, std::size_t lda, int M, const PackedS8& W, int32_t* C, std::size_t ldc,
-                   const IgemmEpilogue* f) {
+                   const IgemmEpilogue* f, const IgemmExtra* extra) {
+  if (extra && (M <= 0 || cpu_isa() < Isa::kAvx2)) {  // nothing to ride along with
+    igemm_blocked(extra->A, extra->lda, extra->M, W, extra->C, extra->ldc, nullptr, nullptr);
+    extra = nullptr;
+  }
   if (M <= 0) return;
   if (cpu_isa() < Isa::kAvx2) return igemm_scalar(A, lda, M, W, f ? *f : store_to(C, ldc));
   const int K = W.K(), K2 = W.k2(), N = W.N(), P = W.panels();
@@ -101,6 +105,14 @@ void igemm_blocked(const T* A, std::size_t lda, int M, const PackedS8& W, int32_
   }
   const uint32_t* a32 = direct ? reinterpret_cast<const uint32_t*>(A) : a16.data();
   const std::size_t lda2 = direct ? lda / 2 : static_cast<std::size_t>(K2);
+  // The extra rows as 16-bit pairs (a copy: they are few).
+  std::vector<uint32_t> x16;
+  if (extra && extra->M > 0) {
+    x16.assign(static_cast<std::size_t>(extra->M) * K2, 0);
+    for (int r = 0; r < extra->M; ++r)
+      std::copy(extra->A + static_cast<std::size_t>(r) * extra->lda, extra->A + static_cast<std::size_t>(r) * extra->lda + K,
+                reinterpret_cast<int16_t*>(x16.data() + static_cast<std::size_t>(r) * K2));
+  }
   for_each_block_panel(M, kMC, P, 4, [&](int m0, int mc, int p) {
     const int nvalid = std::min(16, N - 16 * p);
     alignas(64) int32_t sums[kMC * 16];
@@ -111,6 +123,8 @@ void igemm_blocked(const T* A, std::size_t lda, int M, const PackedS8& W, int32_
       const int kc = std::min(kKC, K2 - k0);
       if (f) avx2::igemm_block(a, lda2, mc, w, kc, sums, 16, nvalid, k0 > 0, k0 + kc >= K2 ? &sink : nullptr);
       else avx2::igemm_block(a, lda2, mc, w, kc, C + static_cast<std::size_t>(m0) * ldc + 16 * p, ldc, nvalid, k0 > 0);
+      if (!x16.empty() && m0 + mc == M)  // the extra rows, while this panel chunk is hot
+        avx2::igemm_block(x16.data() + k0, K2, extra->M, w, kc, extra->C + 16 * p, extra->ldc, nvalid, k0 > 0);
     }
   });
 }
@@ -121,10 +135,11 @@ void igemm_s16s8_scalar(const int16_t* A, std::size_t lda, int M, const PackedS8
   igemm_scalar(A, lda, M, W, store_to(C, ldc));
 }
 void igemm_s16s8(const int16_t* A, std::size_t lda, int M, const PackedS8& W, int32_t* C, std::size_t ldc) {
-  igemm_blocked(A, lda, M, W, C, ldc, nullptr);
+  igemm_blocked(A, lda, M, W, C, ldc, nullptr, nullptr);
 }
-void igemm_s16s8(const int16_t* A, std::size_t lda, int M, const PackedS8& W, const IgemmEpilogue& f) {
-  igemm_blocked(A, lda, M, W, static_cast<int32_t*>(nullptr), 0, &f);
+void igemm_s16s8(const int16_t* A, std::size_t lda, int M, const PackedS8& W, const IgemmEpilogue& f,
+                 const IgemmExtra* extra) {
+  igemm_blocked(A, lda, M, W, static_cast<int32_t*>(nullptr), 0, &f, extra);
 }
 
 IgemmRange igemm_range(int K) {

@@ -58,7 +58,19 @@ void igemm_s16s8(const int16_t* A, std::size_t lda, int M, const PackedS8& W, in
 // int8 linears dequantise there (cpu_linear.cc). Why: a separate dequantising pass over the
 // [M, N] sums was 3.2 % of an int8 MiniLM forward (AMD EPYC Zen 3, AVX2, perf, 2026-12).
 using IgemmEpilogue = std::function<void(int m0, int rows, int n0, int nvalid, const int32_t* sums)>;
-void igemm_s16s8(const int16_t* A, std::size_t lda, int M, const PackedS8& W, const IgemmEpilogue& f);
+// extra (optional): a few more rows (crossrank's 16-bit pooled rows, 2 per sequence), their
+// s32 sums stored to extra->C. They ride along in the items of A's last row block, so each
+// weight panel chunk is read once for both. Why: as a GEMM of their own, 2 rows ran at
+// 97-103 GOP/s against 124-211 for the 163 rows of one v2-m3 pair (AMD EPYC Zen 3, 2026-12).
+struct IgemmExtra {
+  const int16_t* A;
+  std::size_t lda;
+  int M;
+  int32_t* C;
+  std::size_t ldc;
+};
+void igemm_s16s8(const int16_t* A, std::size_t lda, int M, const PackedS8& W, const IgemmEpilogue& f,
+                 const IgemmExtra* extra = nullptr);
 void igemm_s16s8_scalar(const int16_t* A, std::size_t lda, int M, const PackedS8& W, int32_t* C, std::size_t ldc);
 // The ranges of crossrank's int8 linears on igemm_s16s8 for inner dimension K: weights
 // in [-w, w] (per output channel), activations in [-a, a] (per row), with w * a * K < 2^31

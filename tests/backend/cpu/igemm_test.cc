@@ -5,6 +5,8 @@
 
 #include <cstdint>
 #include <random>
+#include <algorithm>
+#include <string>
 #include <vector>
 
 #include "backend/cpu/igemm.h"
@@ -113,6 +115,38 @@ TEST(Igemm, EpilogueSeesEverySumOnce) {
     });
     EXPECT_EQ(got, want) << "M " << c.M << " N " << c.N << " K " << c.K << " isa " << to_string(cpu_isa());
     EXPECT_EQ(seen, std::vector<int>(want.size(), 1));
+  }
+}
+
+// Extra rows (the 16-bit pooled rows) ride along with the epilogue form: their sums are
+// stored exactly, the main rows still reach the epilogue once, whatever M and K.
+TEST(Igemm, ExtraRowsRideAlong) {
+  std::mt19937 rng(19);
+  for (const Case& c : {Case{1, 17, 3}, Case{7, 40, 1537}, Case{200, 33, 4096}, Case{97, 16, 384}}) {
+    for (int M2 : {1, 2, 6, 9}) {
+      std::vector<uint8_t> A(static_cast<std::size_t>(c.M + M2) * c.K);
+      std::vector<int8_t> W(static_cast<std::size_t>(c.N) * c.K);
+      for (auto& a : A) a = static_cast<uint8_t>(rng());
+      for (auto& w : W) w = static_cast<int8_t>(rng());
+      const PackedS8 P(W.data(), c.N, c.K);
+      const auto want = naive(A, W, c.M + M2, c.N, c.K);  // main rows, then the extra rows
+      const std::vector<int16_t> A16 = widen(A);
+      std::vector<int32_t> got(static_cast<std::size_t>(c.M) * c.N, -1), extra(static_cast<std::size_t>(M2) * (c.N + 3), -7);
+      const IgemmExtra x{A16.data() + static_cast<std::size_t>(c.M) * c.K, static_cast<std::size_t>(c.K), M2, extra.data(),
+                         static_cast<std::size_t>(c.N + 3)};
+      igemm_s16s8(A16.data(), c.K, c.M, P, [&](int m0, int rows, int n0, int nvalid, const int32_t* sums) {
+        for (int r = 0; r < rows; ++r)
+          for (int j = 0; j < nvalid; ++j) got[static_cast<std::size_t>(m0 + r) * c.N + n0 + j] = sums[16 * r + j];
+      }, &x);
+      const std::string at = "M " + std::to_string(c.M) + " M2 " + std::to_string(M2) + " N " + std::to_string(c.N) +
+                             " K " + std::to_string(c.K) + " isa " + to_string(cpu_isa());
+      EXPECT_TRUE(std::equal(got.begin(), got.end(), want.begin())) << at;
+      for (int r = 0; r < M2; ++r) {
+        for (int n = 0; n < c.N; ++n)
+          ASSERT_EQ(extra[static_cast<std::size_t>(r) * (c.N + 3) + n], want[static_cast<std::size_t>(c.M + r) * c.N + n]) << at;
+        ASSERT_EQ(extra[static_cast<std::size_t>(r) * (c.N + 3) + c.N], -7) << at;  // nothing past N
+      }
+    }
   }
 }
 
