@@ -63,7 +63,8 @@ bool use_igemm();
 // gemm:jit ran a v2-m3 pair's M = 163 rows at half sgemm_det's speed (dnn/det 0.48-0.50 over
 // the six v2-m3 and base GEMM shapes) and equals it at M = 1600 (0.97-1.01; AMD EPYC Zen 3,
 // 2 threads, 2026-12-07). CROSSRANK_FP32_GEMM=onednn or =sgemm overrides the
-// choice; another non-empty value throws Error (at the first Linear, i.e. engine open).
+// choice; another non-empty value throws Error (when the CPU backend is created, i.e. at
+// engine open).
 bool use_sgemm_fp32();
 
 class Linear {
@@ -88,8 +89,8 @@ class Linear {
   // kInt8: src is uint8_t* (oneDNN, u8 activations) or int16_t* (s16_activations(): s16
   // activations within igemm_range(K).a), y is int32_t* (raw s32 accumulators, no bias).
   void run(dnnl::stream& s, const void* src, int M, void* y) const;
-  // kInt8 with s16_activations() only: the s32 sums go to f block by block (igemm.h)
-  // instead of to memory.
+  // kInt8 with s16_activations() only: the s32 sums go to f tile by tile instead of to
+  // memory, and the extra rows' sums, if any, to extra->C (igemm.h).
   void run(const int16_t* src, int M, const IgemmEpilogue& f, const IgemmExtra* extra = nullptr) const;
 
   // int8 epilogue parameters (see RowKernels::dequant in kernels.h).

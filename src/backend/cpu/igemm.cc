@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <tuple>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "backend/cpu/block_items.h"
@@ -66,6 +68,26 @@ void igemm_scalar(const T* A, std::size_t lda, int M, const PackedS8& W, const I
   }
 }
 
+// Rows [0, M) of A as the kernel's 16-bit pairs ((K + 1) / 2 per row, the odd K padded with
+// 0) and their stride in pairs: s16 rows of even length and stride are used in place, other
+// rows are copied into buf.
+template <class T>
+std::pair<const uint32_t*, std::size_t> as_pairs(const T* A, std::size_t lda, int M, int K,
+                                                 std::vector<uint32_t>& buf) {
+  if (std::is_same_v<T, int16_t> && K % 2 == 0 && lda % 2 == 0 &&
+      reinterpret_cast<std::uintptr_t>(A) % alignof(uint32_t) == 0)
+    return {reinterpret_cast<const uint32_t*>(A), lda / 2};
+  const int K2 = (K + 1) / 2;
+  buf.assign(static_cast<std::size_t>(M) * K2, 0);
+#pragma omp parallel for schedule(static)
+  for (int r = 0; r < M; ++r) {
+    const T* a = A + static_cast<std::size_t>(r) * lda;
+    int16_t* d = reinterpret_cast<int16_t*>(buf.data() + static_cast<std::size_t>(r) * K2);
+    for (int k = 0; k < K; ++k) d[k] = static_cast<int16_t>(a[k]);
+  }
+  return {buf.data(), static_cast<std::size_t>(K2)};
+}
+
 // Blocking (AMD EPYC Zen 3, 2 cores): kMC rows of A, as 16-bit pairs (kMC * K * 2 bytes, L2),
 // are multiplied with each 16-column panel in K chunks of 2 * kKC (block_items.h); every
 // row's sum runs over K in the same order whatever M is. Why kKC = 768 pairs (the chunk of
@@ -89,30 +111,11 @@ void igemm_blocked(const T* A, std::size_t lda, int M, const PackedS8& W, int32_
   if (M <= 0) return;
   if (cpu_isa() < Isa::kAvx2) return igemm_scalar(A, lda, M, W, f ? *f : store_to(C, ldc));
   const int K = W.K(), K2 = W.k2(), N = W.N(), P = W.panels();
-  // s16 rows of even length and stride are already the kernel's 16-bit pairs: no copy.
-  const bool direct = std::is_same_v<T, int16_t> && K % 2 == 0 && lda % 2 == 0 &&
-                      reinterpret_cast<std::uintptr_t>(A) % alignof(uint32_t) == 0;
-  std::vector<uint32_t> a16;
-  if (!direct) {
-    a16.resize(static_cast<std::size_t>(M) * K2);
-#pragma omp parallel for schedule(static)
-    for (int r = 0; r < M; ++r) {
-      const T* a = A + static_cast<std::size_t>(r) * lda;
-      int16_t* d = reinterpret_cast<int16_t*>(a16.data() + static_cast<std::size_t>(r) * K2);
-      for (int k = 0; k < K; ++k) d[k] = static_cast<int16_t>(a[k]);
-      if (K & 1) d[K] = 0;
-    }
-  }
-  const uint32_t* a32 = direct ? reinterpret_cast<const uint32_t*>(A) : a16.data();
-  const std::size_t lda2 = direct ? lda / 2 : static_cast<std::size_t>(K2);
-  // The extra rows as 16-bit pairs (a copy: they are few).
-  std::vector<uint32_t> x16;
-  if (extra && extra->M > 0) {
-    x16.assign(static_cast<std::size_t>(extra->M) * K2, 0);
-    for (int r = 0; r < extra->M; ++r)
-      std::copy(extra->A + static_cast<std::size_t>(r) * extra->lda, extra->A + static_cast<std::size_t>(r) * extra->lda + K,
-                reinterpret_cast<int16_t*>(x16.data() + static_cast<std::size_t>(r) * K2));
-  }
+  std::vector<uint32_t> a16, x16;
+  const auto [a32, lda2] = as_pairs(A, lda, M, K, a16);
+  const uint32_t* x32 = nullptr;
+  std::size_t ldx2 = 0;
+  if (extra && extra->M > 0) std::tie(x32, ldx2) = as_pairs(extra->A, extra->lda, extra->M, K, x16);
   for_each_block_panel(M, kMC, P, 4, [&](int m0, int mc, int p) {
     const int nvalid = std::min(16, N - 16 * p);
     alignas(64) int32_t sums[kMC * 16];
@@ -123,8 +126,8 @@ void igemm_blocked(const T* A, std::size_t lda, int M, const PackedS8& W, int32_
       const int kc = std::min(kKC, K2 - k0);
       if (f) avx2::igemm_block(a, lda2, mc, w, kc, sums, 16, nvalid, k0 > 0, k0 + kc >= K2 ? &sink : nullptr);
       else avx2::igemm_block(a, lda2, mc, w, kc, C + static_cast<std::size_t>(m0) * ldc + 16 * p, ldc, nvalid, k0 > 0);
-      if (!x16.empty() && m0 + mc == M)  // the extra rows, while this panel chunk is hot
-        avx2::igemm_block(x16.data() + k0, K2, extra->M, w, kc, extra->C + 16 * p, extra->ldc, nvalid, k0 > 0);
+      if (x32 && m0 + mc == M)  // the extra rows, while this panel chunk is hot
+        avx2::igemm_block(x32 + k0, ldx2, extra->M, w, kc, extra->C + 16 * p, extra->ldc, nvalid, k0 > 0);
     }
   });
 }

@@ -54,7 +54,8 @@ class PackedS8 {
 void igemm_s16s8(const int16_t* A, std::size_t lda, int M, const PackedS8& W, int32_t* C, std::size_t ldc);
 // The same sums handed to an epilogue instead of stored: f(m0, rows, n0, nvalid, sums) gets
 // the finished s32 sums of rows [m0, m0 + rows) x columns [n0, n0 + nvalid) (sums row
-// stride 16), once per block, on the thread that computed them, while they are in L1. The
+// stride 16), once per output, a tile of up to 6 rows at a time, on the thread that
+// computed them, while they are in L1. The
 // int8 linears dequantise there (cpu_linear.cc). Why: a separate dequantising pass over the
 // [M, N] sums was 3.2 % of an int8 MiniLM forward (AMD EPYC Zen 3, AVX2, perf, 2026-12).
 using IgemmEpilogue = std::function<void(int m0, int rows, int n0, int nvalid, const int32_t* sums)>;

@@ -82,8 +82,8 @@ struct RowKernels {
   // int8 GEMM epilogue for `rows` rows of n columns: y[r] = (acc[r] - q[r].zp * wsum) *
   // (q[r].scale * sw) + bias (row strides lda, ldy). acc is the s32 dot product; the
   // zero-point correction is an exact int32 subtraction. y may alias acc (in-place s32 ->
-  // f32, lda == ldy). A block of rows per call: the igemm epilogue calls it per 96 x 16
-  // block, where a call per 16-column row cost more than the pass it replaced.
+  // f32, lda == ldy). A block of rows per call: the igemm epilogue calls it per tile (up to 6
+  // rows x 16 columns), where a call per 16-column row cost more than the pass it replaced.
   void (*dequant)(const int32_t* acc, std::size_t lda, int rows, int n, const RowScale* q, const int32_t* wsum,
                   const float* sw, const float* bias, float* y, std::size_t ldy);
   // dst = bf16(src) (round to nearest even), and bf16 rounding kept in fp32 storage.
