@@ -119,8 +119,12 @@ Peak gemm_peak(const ModelConfig& c, cpu::GemmPrec prec, int M, int reps) {
     cpu::Linear lin(eng, prec, cpu::GemmPost::kBias, {w.data()}, {b.data()}, {N}, K, false,
                     cpu::use_sgemm_fp32() && prec != cpu::GemmPrec::kBf16);  // as CpuOps runs it
     std::vector<float> x(size_t(M) * K, 0.5f), y(size_t(M) * N);
+    // int8 activations: u8 for oneDNN, s16 where the Linear runs igemm_s16s8 (no VNNI).
     std::vector<uint8_t> xq(size_t(M) * K, 100);
-    const void* src = prec == cpu::GemmPrec::kInt8 ? static_cast<const void*>(xq.data()) : x.data();
+    std::vector<int16_t> xq16(lin.s16_activations() ? size_t(M) * K : 0, 100);
+    const void* src = prec != cpu::GemmPrec::kInt8 ? static_cast<const void*>(x.data())
+                      : lin.s16_activations()      ? static_cast<const void*>(xq16.data())
+                                                   : static_cast<const void*>(xq.data());
     std::vector<uint16_t> xb;
     if (prec == cpu::GemmPrec::kBf16) {
       xb.assign(size_t(M) * K, 0x3f00);
