@@ -1,3 +1,4 @@
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -15,6 +16,7 @@ int run_score(const ScoreArgs& a) {
     if (a.input == "-") {
       owned = read_pairs_jsonl(std::cin, "<stdin>");
     } else {
+      check(!std::filesystem::is_directory(a.input), a.input + ": is a directory, not a pairs.jsonl file");
       std::ifstream in(a.input);
       if (!in) throw Error(a.input + ": cannot open");
       owned = read_pairs_jsonl(in, a.input);

@@ -280,9 +280,24 @@ class EngineImpl final : public Engine {
   std::atomic<bool> shrink_logged_{false};
 };
 
+// Absurd option values are a clear error before anything loads. Why 1024 threads at most:
+// an OpenMP pool of 100000 threads crashed in thread creation (segfault; 4096 merely ran
+// 17x slower than 256 on 2 cores, 2026-12-08), and the largest x86 servers have 768
+// logical CPUs. Why 16 TiB of budget at most: the budget is kept in bytes, and MB << 20
+// wrapped around 2^64 for 2^44 MB (silently becoming 0).
+void check_options(const EngineOptions& o) {
+  if (o.threads < 0 || o.threads > 1024)
+    throw Error("threads must be in [0, 1024] (0: all cores), not " + std::to_string(o.threads));
+  if (o.memory_budget_mb > (std::size_t{1} << 24))
+    throw Error("memory budget must be at most 16777216 MB (16 TiB; 0: auto), not " +
+                std::to_string(o.memory_budget_mb) + " MB");
+  if (o.device < 0) throw Error("device must be >= 0 (a CUDA device index), not " + std::to_string(o.device));
+}
+
 }  // namespace
 
 std::unique_ptr<Engine> Engine::open(const std::string& model, const EngineOptions& opts) {
+  check_options(opts);
   const std::string prefix = "synthetic:";
   if (model.rfind(prefix, 0) == 0) {
     // synthetic:NAME or synthetic:NAME@SEED

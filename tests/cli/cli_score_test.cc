@@ -79,6 +79,12 @@ TEST(CliScore, BadInputGivesOneLineErrors) {
   r = run_cmd(cli() + " score --model " + model() + " -q a -d b --truncation middle");
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("unknown truncation"), std::string::npos);
+  r = run_cmd(cli() + " score --model " + model() + " --input /");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("/: is a directory"), std::string::npos) << r.err;
+  r = run_cmd(cli() + " score --model " + model() + " -q a -d b --threads 100000");  // crashed OpenMP before
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("threads must be in [0, 1024]"), std::string::npos) << r.err;
 }
 
 TEST(CliScore, UnknownArchitectureFolder) {

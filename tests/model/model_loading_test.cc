@@ -166,3 +166,17 @@ TEST(Engine, UnknownSyntheticNameAndBadOptions) {
   EXPECT_NE(error_of([] { parse_dtype("fp8"); }).find("unknown dtype"), std::string::npos);
   EXPECT_NE(error_of([] { parse_truncation("middle"); }).find("unknown truncation"), std::string::npos);
 }
+
+TEST(Engine, AbsurdEngineOptionsAreAClearError) {
+  auto open_with = [](auto set) {
+    EngineOptions o;
+    set(o);
+    return error_of([&] { Engine::open("synthetic:tiny-bert", o); });
+  };
+  EXPECT_NE(open_with([](EngineOptions& o) { o.threads = -2; }).find("threads must be in [0, 1024]"), std::string::npos);
+  EXPECT_NE(open_with([](EngineOptions& o) { o.threads = 100000; }).find("threads must be in [0, 1024]"),
+            std::string::npos);  // crashed in OpenMP thread creation before
+  EXPECT_NE(open_with([](EngineOptions& o) { o.memory_budget_mb = std::size_t{1} << 44; }).find("at most 16777216 MB"),
+            std::string::npos);  // MB << 20 wrapped to 0 before
+  EXPECT_NE(open_with([](EngineOptions& o) { o.device = -1; }).find("device must be >= 0"), std::string::npos);
+}
