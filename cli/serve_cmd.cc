@@ -111,7 +111,7 @@ std::function<int()> setup_serve(CLI::App* sub) {
       ->required()
       ->envname("CROSSRANK_MODEL");
   sub->add_option("--host", s.host, "address to listen on")->capture_default_str()->envname("CROSSRANK_HOST");
-  sub->add_option("--port,-p", s.port, "port (0 = ephemeral)")->capture_default_str()->envname("CROSSRANK_PORT");
+  sub->add_option("--port,-p", s.port, "port (0 = ephemeral)")->check(CLI::Range(0, 65535))->capture_default_str()->envname("CROSSRANK_PORT");
   sub->add_option("--dtype", a->dtype, "fp32 | bf16 | int8 | fp16 (GPU)")->capture_default_str()->envname("CROSSRANK_DTYPE");
   sub->add_option("--backend", a->backend, "auto | cpu | ref | cuda")->capture_default_str()->envname("CROSSRANK_BACKEND");
   sub->add_flag("--deterministic", a->deterministic,

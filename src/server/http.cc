@@ -61,7 +61,8 @@ void HttpServer::Impl::accept() {
 int HttpServer::start() {
   Impl& m = *impl_;
   check(!m.started, "HTTP server already started");
-  m.started = true;
+  check(opts_.port >= 0 && opts_.port <= 65535,
+        "cannot listen on port " + std::to_string(opts_.port) + ": a port is in [0, 65535] (0: any free port)");
   // Every connection is a descriptor: make sure the cap is reachable.
   rlimit rl{};
   if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
@@ -79,6 +80,10 @@ int HttpServer::start() {
   if (!ec) m.acceptor.listen(1024, ec);
   if (ec)
     throw Error("cannot listen on " + opts_.host + ":" + std::to_string(opts_.port) + " (" + ec.message() + ")");
+  // Started (so stop() has a loop to wait for) only once listening: a start that threw
+  // left stop() waiting for I/O threads that never ran (serve --host 999.1.1.1 printed its
+  // error and hung, 2026-12-08).
+  m.started = true;
   const int port = m.acceptor.local_endpoint().port();
   m.accept();
   const int n = std::max(1, opts_.io_threads);

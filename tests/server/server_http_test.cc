@@ -358,6 +358,30 @@ TEST(ServerHttp, ConnectionCap) {
   EXPECT_EQ(last_status(roundtrip(port, "GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")), 200);
 }
 
+// A start that cannot listen throws a clear error and the server can still be destroyed
+// (stop() used to wait for I/O threads that never ran: `serve --host 999.1.1.1` hung).
+TEST(ServerHttp, StartThatCannotListenFailsCleanly) {
+  auto start_error = [](ServerOptions o) -> std::string {
+    Server s(engine(), o);
+    try {
+      s.start();
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "<started>";
+  };
+  ServerOptions o = opts();
+  o.host = "999.1.1.1";
+  EXPECT_NE(start_error(o).find("cannot listen on 999.1.1.1: not an IP address"), std::string::npos);
+  o = opts();
+  o.port = 70000;
+  EXPECT_NE(start_error(o).find("a port is in [0, 65535]"), std::string::npos);
+  Server first(engine(), opts());  // a second server on a port in use
+  o = opts();
+  o.port = first.start();
+  EXPECT_NE(start_error(o).find("cannot listen on 127.0.0.1:" + std::to_string(o.port)), std::string::npos);
+}
+
 TEST(ServerHttp, TeiLeftTruncationMatchesEngine) {
   for (const Truncation mode : {Truncation::kFlagEmbedding, Truncation::kLongestFirst}) {
   ServerOptions o = opts();
