@@ -70,9 +70,14 @@ def _raise_unencodable(queries: List[str], docs: List[str], start: int, end: int
                     f"pair {i}: {what} is not valid Unicode text ({e.reason} at character {e.start})") from None
 
 
+_INT32_MAX = 2**31 - 1
+
+
 def _check_positive(name: str, v: Any) -> int:
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v <= 0:
-        raise ValueError(f"{name} must be a positive integer, got {v!r}")
+    # The engine takes C ints: a larger value would fail in the binding with pybind11's
+    # "incompatible function arguments" instead of saying which argument is wrong.
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v <= 0 or v > _INT32_MAX:
+        raise ValueError(f"{name} must be a positive integer (at most {_INT32_MAX}), got {v!r}")
     return int(v)
 
 
@@ -255,6 +260,9 @@ class Reranker:
         self.long_doc = self._check_choice("long_doc", long_doc, ("truncate", "chunk"))
         self.normalize = bool(normalize)
         self.batch_size = _check_positive("batch_size", batch_size)
+        if isinstance(chunk_overlap, bool) or not isinstance(chunk_overlap, (int, np.integer)) \
+                or not 0 <= chunk_overlap <= _INT32_MAX:
+            raise ValueError(f"chunk_overlap must be a non-negative integer, got {chunk_overlap!r}")
         self.chunk_overlap = int(chunk_overlap)
         self.max_chunks = _check_positive("max_chunks", max_chunks)
         self.instruction = self._check_instruction(instruction)

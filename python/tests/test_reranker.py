@@ -361,6 +361,12 @@ def test_bad_inputs_raise(bert: Reranker) -> None:
         Reranker(BERT, truncation="middle")
     with pytest.raises(ValueError):
         Reranker(BERT, threads=-1)
+    with pytest.raises(ValueError, match="threads must be in"):
+        Reranker(BERT, threads=100000)  # crashed OpenMP's thread creation before
+    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+        bert.compute_score(PAIRS, batch_size=10**12)  # was pybind11's "incompatible function arguments"
+    with pytest.raises(ValueError, match="chunk_overlap"):
+        Reranker(BERT, chunk_overlap=-1)
     # A str with a lone surrogate has no UTF-8 form.
     with pytest.raises(CrossrankError, match="pair 1: document"):
         bert.compute_score([["q", "fine"], ["q", "bad \ud800 surrogate"]])
