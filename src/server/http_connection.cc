@@ -281,8 +281,8 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
 
   // The handler's response (on the strand).
   void send_handled(HttpResponse r) {
+    pending_.reset();  // also when closed meanwhile: it holds this connection (see close())
     if (phase_ != Phase::kHandle) return;
-    pending_.reset();
     send(std::move(r));
   }
 
@@ -392,6 +392,11 @@ class HttpConnection : public std::enable_shared_from_this<HttpConnection> {
   void close() {
     if (phase_ == Phase::kClosed) return;
     if (pending_ && phase_ == Phase::kHandle) pending_->abort();
+    // PendingResponse holds this connection and pending_ holds it: a cycle. Dropping our
+    // side lets the connection go (and free its slot) once the handler lets go of its
+    // Responder. Why: connections reset while their request was handled were never
+    // destroyed, so the connection count grew until every request got 503 (2026-12-08).
+    pending_.reset();
     phase_ = Phase::kClosed;
     disarm();
     boost::system::error_code ignored;

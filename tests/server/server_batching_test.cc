@@ -238,3 +238,46 @@ TEST(Server, HalfCloseWhileQueuedIsNotADisconnect) {
   EXPECT_EQ(metric(metrics_text(c), "crossrank_requests_total{route=\"/rerank\",outcome=\"success\"}"), 1);
   EXPECT_EQ(metric(metrics_text(c), "crossrank_dropped_pairs_total"), 0);
 }
+
+// Clients that reset the connection (RST) while their request waits for the model: each
+// connection is released once its request is dropped. They used to stay counted for ever
+// (the connection and its pending response held each other), until the connection cap
+// answered 503 to everything, /health included.
+TEST(Server, ConnectionsResetWhileHandledAreReleased) {
+  GatedEngine g(shared_engine());
+  ServerOptions o = test_options();
+  o.cache_mb = 0;
+  auto s = start(g, o);
+  g.close();
+  const int before = g.entered();
+  std::vector<int> fds;
+  for (int i = 0; i < 8; ++i) {
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(s.port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+    const std::string body = json{{"query", "q" + std::to_string(i)}, {"texts", {"a", "b"}}}.dump();
+    const std::string req = "POST /rerank HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) +
+                            "\r\n\r\n" + body;
+    ASSERT_EQ(send(fd, req.data(), req.size(), MSG_NOSIGNAL), static_cast<ssize_t>(req.size()));
+    fds.push_back(fd);
+  }
+  ASSERT_TRUE(g.wait_entered(before + 1));  // the first pass is held in forward(), the rest queue
+  for (int i = 0; i < 100 && s.server->connections() < fds.size(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  for (int fd : fds) {  // close with RST
+    const linger l{1, 0};
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+    close(fd);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  g.open();
+  for (int i = 0; i < 300 && s.server->connections() > 0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(s.server->connections(), 0u);
+  auto c = s.client();
+  EXPECT_EQ(c.Get("/health")->status, 200);
+  expect_permits_returned(*s.server);
+}
