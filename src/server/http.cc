@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <future>
+#include <system_error>
 
 #include "server/http_internal.h"
 #include "util/error.h"
@@ -87,7 +88,17 @@ int HttpServer::start() {
   const int port = m.acceptor.local_endpoint().port();
   m.accept();
   const int n = std::max(1, opts_.io_threads);
-  for (int i = 0; i < n; ++i) m.threads.emplace_back([&m] { m.io.run(); });
+  try {
+    for (int i = 0; i < n; ++i) m.threads.emplace_back([&m] { m.io.run(); });
+  } catch (const std::system_error& e) {  // e.g. the process limit (ulimit -u) reached
+    const std::size_t got = m.threads.size();
+    m.io.stop();
+    for (auto& t : m.threads) t.join();
+    m.threads.clear();
+    m.started = false;  // nothing for stop() to wait for
+    throw Error("cannot start " + std::to_string(n) + " HTTP threads (started " + std::to_string(got) +
+                "): " + e.what());
+  }
   return port;
 }
 

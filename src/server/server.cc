@@ -130,8 +130,18 @@ Server::Impl::Impl(std::vector<ServedModel> models, ServerOptions o) : opts_(std
             std::to_string(opts_.max_client_batch_size) + ": the largest request could never be admitted");
   check(opts_.payload_limit >= 64, "--payload-limit must be >= 64 bytes");
   check(opts_.max_connections >= 1, "--max-connections must be >= 1");
-  check(opts_.header_timeout_s > 0 && opts_.body_timeout_s > 0, "request timeouts must be > 0");
-  check(opts_.reject_delay_ms >= 0, "--reject-delay-ms must be >= 0");
+  // Timeouts in [1 ms, 1 day]: below, no multi-packet request could arrive; above 9.2e9 s
+  // the deadline overflowed the clock's int64 nanoseconds and fired at once (408 after
+  // 0.3 s with 1e10 s, 2026-12-08).
+  auto timeout_ok = [](double s) { return s >= 1e-3 && s <= 86400; };
+  check(timeout_ok(opts_.header_timeout_s) && timeout_ok(opts_.body_timeout_s),
+        "--header-timeout and --body-timeout must be in [0.001, 86400] seconds");
+  check(opts_.keep_alive_seconds >= 1 && opts_.keep_alive_seconds <= 86400, "--keep-alive must be in [1, 86400] seconds");
+  check(opts_.reject_delay_ms >= 0 && opts_.reject_delay_ms <= 60000, "--reject-delay-ms must be in [0, 60000]");
+  // Thread counts: negative meant the default silently; 100000 request workers used up the
+  // machine's process ids, and a pool that failed part-way hung on SIGTERM (2026-12-08).
+  check(opts_.http_threads >= 0 && opts_.http_threads <= 1024, "--http-threads must be in [0, 1024] (0: 2)");
+  check(opts_.prep_threads >= 0 && opts_.prep_threads <= 1024, "--prep-threads must be in [0, 1024] (0: cores)");
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   if (opts_.http_threads <= 0) opts_.http_threads = 2;
   if (opts_.prep_threads <= 0) opts_.prep_threads = std::max(2, cores);

@@ -483,6 +483,16 @@ TEST(Server, RejectsBadOptions) {
   o = test_options();
   o.max_concurrent_pairs = 10;
   EXPECT_THROW(Server(shared_engine(), o), Error);
+  // Absurd timeouts and thread counts (1e10 s overflowed the deadline into an instant 408;
+  // 100000 request workers used up the process ids).
+  for (auto set : std::vector<std::function<void(ServerOptions&)>>{
+           [](ServerOptions& x) { x.header_timeout_s = 1e10; }, [](ServerOptions& x) { x.body_timeout_s = 1e-9; },
+           [](ServerOptions& x) { x.keep_alive_seconds = 0; }, [](ServerOptions& x) { x.prep_threads = 100000; },
+           [](ServerOptions& x) { x.http_threads = -1; }, [](ServerOptions& x) { x.reject_delay_ms = 1 << 30; }}) {
+    o = test_options();
+    set(o);
+    EXPECT_THROW(Server(shared_engine(), o), Error);
+  }
   // Port already taken.
   auto s = start(shared_engine());
   o = test_options();
