@@ -49,8 +49,10 @@ double env_seconds(const char* name, double def) {
   const std::string v = env(name);
   if (v.empty()) return def;
   try {
+    // Clamped to [1 ms, 1e6 s]: curl takes whole milliseconds, where 0 means no timeout at
+    // all (0.0001 s hung on a silent server) and 1e300 or inf overflowed the conversion.
     const double s = std::stod(v);
-    if (s > 0) return s;
+    if (s > 0) return std::clamp(s, 1e-3, 1e6);
   } catch (const std::exception&) {
   }
   throw Error(std::string(name) + "='" + v + "': expected a positive number of seconds");

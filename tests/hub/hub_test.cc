@@ -233,6 +233,14 @@ TEST(Hub, OptionsFollowHuggingfaceHubEnvironment) {
   EXPECT_EQ(HubOptions::from_env().token, "");
   env.set("HF_HUB_ETAG_TIMEOUT", "soon");
   EXPECT_THROW(HubOptions::from_env(), Error);
+  env.set("HF_HUB_ETAG_TIMEOUT", "nan");
+  EXPECT_THROW(HubOptions::from_env(), Error);
+  // Whole milliseconds for curl, where 0 means none: tiny and huge values are clamped.
+  env.set("HF_HUB_ETAG_TIMEOUT", "0.0001");
+  env.set("HF_HUB_DOWNLOAD_TIMEOUT", "inf");
+  o = HubOptions::from_env();
+  EXPECT_EQ(o.etag_timeout_s, 1e-3);
+  EXPECT_EQ(o.download_timeout_s, 1e6);
 }
 
 TEST(Hub, PicksOnlyTheFilesAModelNeeds) {
