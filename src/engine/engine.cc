@@ -202,6 +202,12 @@ class EngineImpl final : public Engine {
         owner.push_back(i);
       }
     const std::vector<float> logits = forward_sorted(seqs, opts);
+    // A non-finite logit is an error, not a score: it became -inf through std::max (and
+    // JSON null in `score`'s output), or hid behind a finite chunk (2026-12-08).
+    for (size_t k = 0; k < seqs.size(); ++k)
+      if (!std::isfinite(logits[k]))
+        throw Error("pair " + std::to_string(owner[k]) + ": the model's logit is not finite (" +
+                    std::to_string(logits[k]) + "): non-finite or overflowing weights or activations");
     std::vector<double> out(n, -INFINITY);
     for (size_t k = 0; k < seqs.size(); ++k) out[owner[k]] = std::max<double>(out[owner[k]], logits[k]);
     if (opts.normalize)

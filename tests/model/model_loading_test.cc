@@ -180,3 +180,23 @@ TEST(Engine, AbsurdEngineOptionsAreAClearError) {
             std::string::npos);  // MB << 20 wrapped to 0 before
   EXPECT_NE(open_with([](EngineOptions& o) { o.device = -1; }).find("device must be >= 0"), std::string::npos);
 }
+
+// A model whose logit comes out NaN (here its classifier bias) is an error naming the
+// pair, not a score: it used to become -inf (JSON null from `crossrank score`).
+TEST(Engine, NonFiniteLogitIsAnError) {
+  TempDir d;
+  for (const auto& f : std::filesystem::directory_iterator(crossrank::test::test_data("models/tiny-bert")))
+    std::filesystem::copy(f.path(), d.path / f.path().filename());
+  std::string st = crossrank::test::read_file(d.path / "model.safetensors");
+  uint64_t hlen = 0;
+  std::memcpy(&hlen, st.data(), 8);
+  const auto h = nlohmann::json::parse(st.substr(8, hlen));
+  const std::size_t off = 8 + hlen + h.at("classifier.bias").at("data_offsets")[0].get<std::size_t>();
+  const float nan = std::nanf("");
+  std::memcpy(st.data() + off, &nan, 4);
+  write_file(d.path / "model.safetensors", st);
+  auto e = Engine::open(d.str());
+  const std::vector<Pair> pairs = {{"what is a panda?", "a bear"}};
+  EXPECT_NE(error_of([&] { e->score(pairs, ScoreOptions{}); }).find("pair 0: the model's logit is not finite"),
+            std::string::npos);
+}
