@@ -183,7 +183,7 @@ const std::vector<FieldSpec>& request_fields() {
     const unsigned tei = bit(Dialect::kTei), cohere = bit(Dialect::kCohere), jina = bit(Dialect::kJina),
                    inf = bit(Dialect::kInfinity);
     std::vector<FieldSpec> f;
-    f.push_back({"model", FieldType::kString, kDocDialects, false, 0, 0, {}, nullptr,
+    f.push_back({"model", FieldType::kString, kAll, false, 0, 0, {}, nullptr,
                  "served model name; routes the request when several models are served"});
     f.push_back({"query", FieldType::kString, kAll, true, 1, 0, {}, nullptr, "the search query"});
     f.push_back({"texts", FieldType::kDocuments, tei, true, 0, 0, {}, nullptr, "passages to rank"});
@@ -216,6 +216,9 @@ RerankRequest decode_rerank(const json& body, Dialect d, const DecodeLimits& lim
   RerankRequest r;
   r.dialect = d;
   r.query = get_string(body, "query");
+  // Every dialect routes on `model` (TEI has no such field; with several models served a
+  // TEI body naming one was scored by the default model, 2026-12-08).
+  r.model = get_string(body, "model");
   if (limits.max_query_bytes > 0 && r.query.size() > limits.max_query_bytes)
     invalid("`query` is too long: " + std::to_string(r.query.size()) + " bytes > " +
             std::to_string(limits.max_query_bytes) + " (250 x --max-length)");
@@ -227,7 +230,6 @@ RerankRequest decode_rerank(const json& body, Dialect d, const DecodeLimits& lim
     const std::string dir = get_string(body, "truncation_direction");
     r.truncate_left = dir == "left" || dir == "Left";
   } else {
-    r.model = get_string(body, "model");
     r.documents = get_documents(body, "documents", true, limits);
     // Jina (and vLLM) return documents by default; Cohere and Infinity only when asked.
     r.return_documents = get_bool(body, "return_documents", d == Dialect::kJina);

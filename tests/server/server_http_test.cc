@@ -537,6 +537,16 @@ TEST(ServerHttp, SeveralModelsRouteByName) {
   r = roundtrip(port, post("/rerank", json{{"model", "nope"}, {"query", q}, {"documents", docs}}.dump(),
                            "Connection: close\r\n"));
   EXPECT_EQ(last_status(r), 400) << r;
+  // TEI bodies (texts) route on `model` too: they were scored by the default model.
+  r = roundtrip(port, post("/rerank", json{{"model", "bert"}, {"query", q}, {"texts", docs}}.dump(),
+                           "Connection: close\r\n"));
+  ASSERT_EQ(last_status(r), 200) << r;
+  EXPECT_NE(r.find("x-model: bert"), std::string::npos) << r;
+  for (const auto& x : json::parse(body_of(r)))
+    EXPECT_NEAR(x["score"].get<double>(), score_of(*bert, x["index"].get<std::size_t>()), 1e-6);
+  r = roundtrip(port, post("/rerank", json{{"model", "nope"}, {"query", q}, {"texts", docs}}.dump(),
+                           "Connection: close\r\n"));
+  EXPECT_EQ(last_status(r), 404) << r;
   // /info per model, /metrics labelled per model.
   r = roundtrip(port, "GET /info?model=bert HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   ASSERT_EQ(last_status(r), 200) << r;
