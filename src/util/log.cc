@@ -15,6 +15,8 @@ int level() {
     if (!std::strcmp(e, "error")) return 0;
     if (!std::strcmp(e, "warn")) return 1;
     if (!std::strcmp(e, "debug")) return 3;
+    if (std::strcmp(e, "info"))
+      std::fprintf(stderr, "crossrank: warning: CROSSRANK_LOG='%s' is not error, warn, info or debug: info\n", e);
     return 2;
   }();
   return lvl;

@@ -85,6 +85,14 @@ TEST(CliScore, BadInputGivesOneLineErrors) {
   r = run_cmd(cli() + " score --model " + model() + " -q a -d b --threads 100000");  // crashed OpenMP before
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("threads must be in [0, 1024]"), std::string::npos) << r.err;
+  // The CPU backend's environment knobs refuse values they do not know (they were ignored,
+  // or read as 0).
+  for (const std::string env : {"CROSSRANK_CPU_ISA=bogus", "CROSSRANK_CPU_ATTN=bogus", "CROSSRANK_CPU_SMOOTH=abc",
+                                "CROSSRANK_CPU_PRECISE_POOLED=2", "CROSSRANK_FP32_GEMM=bogus"}) {
+    r = run_cmd(env + " " + cli() + " score --model " + model() + " -q a -d b");
+    EXPECT_EQ(r.code, 1) << env;
+    EXPECT_NE(r.err.find(env.substr(0, env.find('=')) + " must be"), std::string::npos) << env << ": " << r.err;
+  }
 }
 
 TEST(CliScore, UnknownArchitectureFolder) {

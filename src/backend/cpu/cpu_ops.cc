@@ -9,6 +9,8 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
+#include <initializer_list>
 #include <mutex>
 
 #include "backend/backend.h"
@@ -18,11 +20,28 @@
 namespace crossrank::cpu {
 
 CpuOps::CpuOps(DType dtype, const CpuOpsOptions& opts) : dtype_(dtype), opts_(opts), eng_(dnnl::engine::kind::cpu, 0) {
-  // Environment overrides for benchmarks and quality experiments (not for production).
-  if (const char* a = std::getenv("CROSSRANK_CPU_ATTN")) opts_.attn_bf16 = opts_.attn_bf16_int8 = std::string(a) != "fp32";
-  if (const char* p = std::getenv("CROSSRANK_CPU_PRECISE_POOLED")) opts_.precise_pooled = std::string(p) != "0";
+  // Environment overrides for benchmarks and quality experiments (not for production);
+  // a value they do not know is an error, not silently something else.
+  check_cpu_isa_env();
+  auto env_choice = [](const char* name, std::initializer_list<const char*> ok) -> const char* {
+    const char* v = std::getenv(name);
+    if (!v) return nullptr;
+    std::string allowed;
+    for (const char* o : ok) {
+      if (!std::strcmp(v, o)) return v;
+      allowed += (allowed.empty() ? "" : " or ") + std::string(o);
+    }
+    throw Error(std::string(name) + " must be " + allowed + " (or unset), not '" + v + "'");
+  };
+  if (const char* a = env_choice("CROSSRANK_CPU_ATTN", {"fp32", "bf16"}))
+    opts_.attn_bf16 = opts_.attn_bf16_int8 = std::string(a) != "fp32";
+  if (const char* p = env_choice("CROSSRANK_CPU_PRECISE_POOLED", {"0", "1"})) opts_.precise_pooled = std::string(p) != "0";
   // Experiments: CROSSRANK_CPU_SMOOTH=<alpha> (0: off).
-  if (const char* p = std::getenv("CROSSRANK_CPU_SMOOTH")) opts_.smooth_alpha = std::strtof(p, nullptr);
+  if (const char* p = std::getenv("CROSSRANK_CPU_SMOOTH")) {
+    char* end = nullptr;
+    opts_.smooth_alpha = std::strtof(p, &end);
+    if (end == p || *end) throw Error(std::string("CROSSRANK_CPU_SMOOTH must be a number in [0, 1], not '") + p + "'");
+  }
   if (!(opts_.smooth_alpha >= 0.f && opts_.smooth_alpha <= 1.f)) throw Error("cpu backend: smooth_alpha must be in [0, 1]");
   if (opts_.attn_q_block < 1 || opts_.attn_k_block < 1) throw Error("cpu backend: bad attention block sizes");
   const GemmCaps& caps = gemm_caps();

@@ -1,5 +1,7 @@
 #include "backend/cpu/isa.h"
 
+#include "util/error.h"
+
 #include <cstdlib>
 #include <cstring>
 
@@ -32,6 +34,15 @@ Isa cpu_isa() {
     return i;
   }();
   return isa;
+}
+
+void check_cpu_isa_env() {
+  const char* cap = std::getenv("CROSSRANK_CPU_ISA");
+  if (!cap) return;
+  for (const char* ok : {"scalar", "avx2", "avx512", "avx512_bf16"})
+    if (!std::strcmp(cap, ok)) return;
+  throw Error(std::string("CROSSRANK_CPU_ISA must be scalar, avx2, avx512 or avx512_bf16 (or unset), not '") + cap +
+              "'");
 }
 
 const char* to_string(Isa i) {

@@ -17,6 +17,9 @@ enum class Isa : int {
 // (scalar | avx2 | avx512 | avx512_bf16), so tests and benchmarks can run each path on a
 // bigger machine. Read once.
 Isa cpu_isa();
+// Throws Error when CROSSRANK_CPU_ISA is set to none of those names (cpu_isa() itself
+// ignores such a value; the CPU backend calls this when it is created).
+void check_cpu_isa_env();
 // What the CPU itself supports (ignoring the cap).
 Isa detected_isa();
 const char* to_string(Isa i);
