@@ -24,7 +24,9 @@ int main(int argc, char** argv) {
   score->add_option("--doc,-d", sa.docs, "passage (repeatable)");
   score->add_option("--input,-i", sa.input, "pairs.jsonl: {\"query\",\"document\"} per line ('-' = stdin)");
   score->add_option("--output,-o", sa.output, "output JSONL (default stdout)");
-  score->add_option("--max-length", sa.score.max_length, "tokens per pair incl. specials (default 512)");
+  sa.score.max_length = 0;  // resolved against the model (run_score)
+  score->add_option("--max-length", sa.score.max_length,
+                    "tokens per pair incl. specials (default 0: 512, or the model's limit if smaller)");
   score->add_option("--truncation", s_trunc, "flagembedding | longest_first");
   score->add_option("--batch-size", sa.score.batch_size, "pairs per forward pass (default 32)");
   score->add_option("--max-batch-tokens", sa.score.max_batch_tokens, "token cap per pass (0 = none)");

@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -13,6 +14,7 @@ namespace crossrank {
 int run_score(const ScoreArgs& a) {
   std::vector<OwnedPair> owned;
   if (!a.input.empty()) {
+    check(a.query.empty() && a.docs.empty(), "give either --input or --query with --doc, not both");
     if (a.input == "-") {
       owned = read_pairs_jsonl(std::cin, "<stdin>");
     } else {
@@ -27,10 +29,12 @@ int run_score(const ScoreArgs& a) {
   }
   check(!owned.empty(), "no pairs to score");
   auto engine = Engine::open(a.model, a.engine);
+  ScoreOptions so = a.score;
+  if (so.max_length == 0) so.max_length = std::min(512, engine->info().max_length);  // as serve does
   std::vector<Pair> pairs;
   pairs.reserve(owned.size());
   for (const auto& p : owned) pairs.push_back({p.query, p.document});
-  const std::vector<double> scores = engine->score(pairs, a.score);
+  const std::vector<double> scores = engine->score(pairs, so);
   std::ofstream file;
   std::ostream* out = &std::cout;
   if (!a.output.empty() && a.output != "-") {

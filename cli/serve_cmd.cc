@@ -148,7 +148,7 @@ std::function<int()> setup_serve(CLI::App* sub) {
   sub->add_option("--cache-mb", s.cache_mb, "score cache size in MiB (0 = off)")
       ->capture_default_str()
       ->envname("CROSSRANK_CACHE_MB");
-  sub->add_option("--api-key", s.api_key,
+  auto* api_key = sub->add_option("--api-key", s.api_key,
                   "require 'Authorization: Bearer KEY' on the rerank routes and /info (/health, /metrics stay open)")
       ->envname("CROSSRANK_API_KEY");
   sub->add_option("--max-length", s.max_length,
@@ -192,7 +192,13 @@ std::function<int()> setup_serve(CLI::App* sub) {
       "Routes: POST /rerank (TEI; a 'documents' body gets the Jina shape), POST / and /invocations (same),\n"
       "POST /v2/rerank (Cohere v2), POST /v1/rerank (Jina, Cohere v1), GET /health, /info, /metrics, /openapi.json.\n"
       "SIGTERM/SIGINT: stop accepting, finish the requests in flight, exit 0.");
-  return [a]() -> int { return run(*a); };
+  return [a, api_key]() -> int {
+    // An empty key (say, an unset secret behind CROSSRANK_API_KEY) leaves the routes open.
+    const char* env_key = std::getenv("CROSSRANK_API_KEY");
+    if ((api_key->count() > 0 || (env_key && !*env_key)) && a->server.api_key.empty())
+      log_warn("--api-key / CROSSRANK_API_KEY is empty: authentication is OFF, every route is open");
+    return run(*a);
+  };
 }
 
 }  // namespace crossrank

@@ -218,7 +218,9 @@ int run_bench(const BenchOptions& o) {
   check(o.threads >= 0, "--threads must be >= 0");
   check(o.repeats >= 1, "--repeats must be >= 1");
   check(o.latency_budget_ms > 0, "--latency-budget-ms must be > 0");
-  check(o.gemm_seconds >= 0, "--gemm-seconds must be >= 0");
+  check(o.gemm_seconds >= 0 && std::isfinite(o.gemm_seconds), "--gemm-seconds must be a finite number >= 0");
+  check(std::isfinite(o.max_seconds) && (o.max_seconds >= 0 || o.max_seconds == -1),
+        "--max-seconds must be a finite number of seconds >= 0 (0 = unlimited)");
   check(o.measure_seconds >= 0, "--measure-seconds must be >= 0");
   check(o.warmup_pairs >= 0, "--warmup-pairs must be >= 0");
 

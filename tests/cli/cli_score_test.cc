@@ -79,6 +79,9 @@ TEST(CliScore, BadInputGivesOneLineErrors) {
   r = run_cmd(cli() + " score --model " + model() + " -q a -d b --truncation middle");
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("unknown truncation"), std::string::npos);
+  r = run_cmd(cli() + " score --model " + model() + " -q a -d b --input /dev/null");  // dropped -q / -d before
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("give either --input or --query"), std::string::npos) << r.err;
   r = run_cmd(cli() + " score --model " + model() + " --input /");
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("/: is a directory"), std::string::npos) << r.err;
