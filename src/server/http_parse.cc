@@ -44,6 +44,8 @@ std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
   return s;
 }
+
+bool iequals(std::string_view a, std::string_view b) { return lower(a) == lower(b); }
 }  // namespace
 
 std::optional<std::pair<int, std::string>> validate_head(const RequestParser& p) {
@@ -53,6 +55,17 @@ std::optional<std::pair<int, std::string>> validate_head(const RequestParser& p)
   const auto te = m.find(http::field::transfer_encoding);
   if (te != m.end() && !p.chunked())
     return std::make_pair(400, std::string("Transfer-Encoding other than a final \"chunked\" is not supported"));
+  // A coding before "chunked" (gzip, chunked) would hand the handler compressed bytes:
+  // refused as unsupported, as a Content-Encoding is (RFC 9110 15.5.16: 415).
+  if (te != m.end() && !iequals(trim(std::string_view(te->value().data(), te->value().size())), "chunked"))
+    return std::make_pair(501, std::string("Transfer-Encoding codings other than \"chunked\" are not supported"));
+  const auto ce = m.find(http::field::content_encoding);
+  if (ce != m.end() && !iequals(trim(std::string_view(ce->value().data(), ce->value().size())), "identity"))
+    return std::make_pair(415, std::string("Content-Encoding is not supported: send the body uncompressed"));
+  // Expect: only 100-continue is defined (RFC 9110 10.1.1: 417 for anything else).
+  const auto ex = m.find(http::field::expect);
+  if (ex != m.end() && !iequals(trim(std::string_view(ex->value().data(), ex->value().size())), "100-continue"))
+    return std::make_pair(417, std::string("Expect: only \"100-continue\" is supported"));
   const std::string_view target(m.target().data(), m.target().size());
   if (target.empty() || (target.front() != '/' && target != "*"))
     return std::make_pair(400, std::string("request-target must start with '/' (origin-form)"));
@@ -105,6 +118,7 @@ const char* reason_phrase(int status) {
     case 411: return "Length Required";
     case 413: return "Payload Too Large";
     case 415: return "Unsupported Media Type";
+    case 417: return "Expectation Failed";
     case 422: return "Unprocessable Entity";
     case 424: return "Failed Dependency";
     case 429: return "Too Many Requests";

@@ -271,6 +271,16 @@ TEST(ServerHttp, StrictFraming) {
   EXPECT_EQ(last_status(r), 400) << r;
   r = roundtrip(port, "POST /rerank HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\n\r\n");
   EXPECT_EQ(last_status(r), 400) << r;
+  // A coding before chunked, a Content-Encoding, an unknown expectation: refused, where they
+  // were ignored (a gzip body then failed as "bad UTF-8").
+  r = roundtrip(port, "POST /rerank HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n");
+  EXPECT_EQ(last_status(r), 501) << r;
+  r = roundtrip(port, "POST /rerank HTTP/1.1\r\nHost: x\r\nContent-Encoding: gzip\r\nContent-Length: " +
+                         std::to_string(body.size()) + "\r\n\r\n" + body);
+  EXPECT_EQ(last_status(r), 415) << r;
+  r = roundtrip(port, "POST /rerank HTTP/1.1\r\nHost: x\r\nExpect: 42-foo\r\nContent-Length: " +
+                         std::to_string(body.size()) + "\r\n\r\n" + body);
+  EXPECT_EQ(last_status(r), 417) << r;
   // Chunked bodies are fine.
   r = roundtrip(port, "POST /rerank HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n" +
                          [&] {
