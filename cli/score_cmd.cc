@@ -28,6 +28,7 @@ int run_score(const ScoreArgs& a) {
     for (const auto& d : a.docs) owned.push_back({a.query, d});
   }
   check(!owned.empty(), "no pairs to score");
+  check_output_path(a.output);
   auto engine = Engine::open(a.model, a.engine);
   ScoreOptions so = a.score;
   if (so.max_length == 0) so.max_length = std::min(512, engine->info().max_length);  // as serve does

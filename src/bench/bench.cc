@@ -212,6 +212,8 @@ int run_bench(const BenchOptions& o) {
   const auto t_start = Clock::now();
   // ---- options ----------------------------------------------------------------------
   const InputSpec spec = parse_inputs(o.inputs);
+  check_output_path(o.output);
+  check_output_path(o.plot);
   check(o.format == "md" || o.format == "csv" || o.format == "json",
         "bad --format '" + o.format + "' (expected md, csv or json)");
   check(o.pairs >= 1, "--pairs must be >= 1");

@@ -100,6 +100,7 @@ std::string g3(double x) {
 }  // namespace
 
 int run_eval(const EvalOptions& o) {
+  check_output_path(o.output);
   check(o.format == "md" || o.format == "json", "bad --format '" + o.format + "' (expected md or json)");
   check(o.threads >= 0, "--threads must be >= 0");
   check(o.data.min_candidates >= 0, "--min-candidates must be >= 0");

@@ -241,6 +241,10 @@ TEST(Bench, BadOptionsFailWithOneLineMessage) {
       {"--model synthetic:tiny-bert --format xml", "--format"},
       {"--model synthetic:tiny-bert --dtype fp64", "--dtype"},
       {"--batch-sizes 1", "--model"},
+      // Refused before the run (they failed only at its end).
+      {"--model synthetic:tiny-bert --batch-sizes 1 --output /nonexistent/dir/r.md", "no folder /nonexistent/dir"},
+      {"--model synthetic:tiny-bert --batch-sizes 1 --plot /", "it is a directory"},
+      {"--model synthetic:tiny-bert --max-seconds nan", "--max-seconds"},
   };
   for (const auto& [args, needle] : cases) {
     const RunResult r = run_cli("bench " + args, tmp);
