@@ -100,7 +100,8 @@ struct ScoreOptions {
                                // max_tokens_per_doc); 0: none
   std::string instruction;     // decoder rerankers' task instruction; "": the model's default
   LongDoc long_doc = LongDoc::kTruncate;
-  int chunk_overlap = 64;      // kChunk: tokens shared by neighbouring windows
+  int chunk_overlap = 64;      // kChunk: tokens shared by neighbouring windows; < 0: a
+                               // quarter of the window, at most 64
   int max_chunks = 256;        // kChunk: windows scored per passage (the rest is ignored)
 };
 

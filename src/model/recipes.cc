@@ -377,7 +377,15 @@ class DecoderArchitecture final : public Architecture {
                    const ScoreOptions& o) const {
     check_utf8(o.instruction, "instruction");
     Parts p{tok.encode(r_.prefix), {}, tok.encode(r_.suffix)};
-    // At least one token of the body beyond prefix and suffix.
+    // Room for the instruction's head and at least one token each of query and document.
+    // Why: with only prefix + suffix + 1 (max_length 49), the instruction filled the body
+    // and every pair got the same score, as the card's own code gives there (2026-12-08).
+    const int head = static_cast<int>(tok.encode(qwen3::body_head(instruction(o), "")).size());
+    const int lo = static_cast<int>(p.pre.size() + p.post.size()) + head + 2;
+    check(o.max_length >= lo || o.max_length > c.max_length,
+          "max_length " + std::to_string(o.max_length) + " leaves no room for the query and the document: the " +
+              r_.name + " prompt and its instruction take " + std::to_string(lo - 2) + " tokens (max_length >= " +
+              std::to_string(lo) + ")");
     check_pair_inputs(c, query, document, o.max_length, static_cast<int>(p.pre.size() + p.post.size()) + 1);
     return p;
   }

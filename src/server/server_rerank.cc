@@ -138,6 +138,17 @@ void Server::Impl::handle_rerank(const HttpRequest& req, const Responder& respon
     std::vector<std::pair<std::uint32_t, EncodedPair>> todo;
     todo.reserve(n);
     std::vector<std::uint32_t> chunked;  // max_chunks_per_doc: scored as windows
+    // Long-document chunking (Cohere v1 / OVMS max_chunks_per_doc): the worker scores
+    // every window with Engine::score (the engine's own windowing; passes sized by the
+    // same BatchPolicy) and the passage gets the best window's logit.
+    ScoreOptions cs = so;
+    cs.normalize = false;
+    // A quarter of each window, at most 64 tokens: it stays below the window whatever the
+    // prompt takes (a fixed max_length / 4 - 5 did not with a decoder's instruction).
+    cs.chunk_overlap = -1;
+    cs.max_batch_tokens = model->max_batch_tokens;
+    if (opts_.max_batch_requests > 0) cs.batch_size = opts_.max_batch_requests;
+    else cs.batch_size = std::max(1, model->max_batch_tokens / 8);
     for (std::size_t i = 0; i < n; ++i) {
       if (cache.enabled()) {
         call->keys[i] = cache.make_key(settings, r.query, r.documents[i]);
@@ -153,6 +164,9 @@ void Server::Impl::handle_rerank(const HttpRequest& req, const Responder& respon
       EncodedPair e;
       try {
         e = model->engine->encode(r.query, r.documents[i], so);
+        // Whether the windows fit depends on the query only: checked once here, so that a
+        // max_length too short for them is the client's 4xx, not the worker's 424.
+        if (so.long_doc == LongDoc::kChunk && chunked.empty()) model->engine->encode_chunks(r.query, r.documents[i], cs);
       } catch (const Error& ex) {
         const char* field = dialect == Dialect::kTei ? "texts" : "documents";
         std::string prefix = "`" + std::string(field) + "[" + std::to_string(i) + "]`: ";
@@ -181,17 +195,6 @@ void Server::Impl::handle_rerank(const HttpRequest& req, const Responder& respon
     });
     try {
       if (!chunked.empty()) {
-        // Long-document chunking (Cohere v1 / OVMS max_chunks_per_doc): the worker scores
-        // every window with Engine::score (the engine's own windowing; passes sized by the
-        // same BatchPolicy) and the passage gets the best window's logit.
-        ScoreOptions cs = so;
-        cs.normalize = false;
-        // The engine's 64-token overlap, shrunk for short --max-length so that it always
-        // stays below the window (>= max_length/4 - 4 tokens once the query is capped).
-        cs.chunk_overlap = std::clamp(model->max_length / 4 - 5, 0, so.chunk_overlap);
-        cs.max_batch_tokens = model->max_batch_tokens;
-        if (opts_.max_batch_requests > 0) cs.batch_size = opts_.max_batch_requests;
-        else cs.batch_size = std::max(1, model->max_batch_tokens / 8);
         Engine* engine = model->engine;
         std::vector<Pair> pairs;
         for (std::uint32_t i : chunked) pairs.push_back({call->req.query, call->req.documents[i]});

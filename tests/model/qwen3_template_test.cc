@@ -131,10 +131,18 @@ TEST(Qwen3Template, TruncationKeepsPrefixAndSuffix) {
   e = f.a.encode(f.tok, f.c, q, d, f.opts(fixed + static_cast<int>(head.size()) - 3));
   EXPECT_EQ(e.ids, cat({f.pre, std::vector<int32_t>(head.begin(), head.end() - 3), f.suf}));
   EXPECT_EQ(e.shared_prefix, static_cast<int>(e.ids.size() - f.suf.size()));
-  // The smallest max_length: one body token.
-  e = f.a.encode(f.tok, f.c, q, d, f.opts(fixed + 1));
-  EXPECT_EQ(e.ids.size(), static_cast<size_t>(fixed + 1));
+  // The smallest max_length: the instruction's head and one token each of query and
+  // document (below it the card's code scores every pair alike: an error here).
+  const int lo = fixed + static_cast<int>(f.tok.bytes(qwen3::body_head(qwen3::kDefaultInstruction, "")).size()) + 2;
+  e = f.a.encode(f.tok, f.c, q, d, f.opts(lo));
+  EXPECT_EQ(e.ids.size(), static_cast<size_t>(lo));
   EXPECT_EQ(std::vector<int32_t>(e.ids.end() - f.suf.size(), e.ids.end()), f.suf);
+  try {
+    f.a.encode(f.tok, f.c, q, d, f.opts(lo - 1));
+    ADD_FAILURE() << "max_length " << lo - 1 << " accepted";
+  } catch (const Error& x) {
+    EXPECT_NE(std::string(x.what()).find("leaves no room for the query and the document"), std::string::npos) << x.what();
+  }
   EXPECT_THROW(f.a.encode(f.tok, f.c, q, d, f.opts(fixed)), Error);
   EXPECT_THROW(f.a.encode(f.tok, f.c, q, d, f.opts(f.c.max_length + 1)), Error);
   // max_doc_tokens caps the document first.
