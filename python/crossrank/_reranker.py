@@ -36,6 +36,8 @@ def _split_pairs(pairs: Any, what: str) -> Tuple[List[str], List[str], bool]:
         pairs = pairs.tolist()
     elif isinstance(pairs, (str, bytes)):
         raise TypeError(f"{what}: expected a (query, document) pair or a list of pairs, got a single string")
+    elif isinstance(pairs, (dict, set, frozenset)):  # iterating them would pair up keys
+        raise TypeError(f"{what}: expected a list of (query, document) pairs, got a {type(pairs).__name__}")
     elif not isinstance(pairs, (list, tuple)):
         try:
             pairs = list(pairs)
@@ -46,7 +48,7 @@ def _split_pairs(pairs: Any, what: str) -> Tuple[List[str], List[str], bool]:
     queries: List[str] = []
     docs: List[str] = []
     for i, p in enumerate(pairs):
-        if isinstance(p, (str, bytes)) or not hasattr(p, "__len__"):
+        if isinstance(p, (str, bytes, dict, set, frozenset)) or not hasattr(p, "__len__"):
             raise TypeError(f"{what}: pair {i} must be a (query, document) pair, got {type(p).__name__}")
         if len(p) != 2:
             raise ValueError(f"{what}: pair {i} has {len(p)} items; expected (query, document)")
@@ -402,6 +404,9 @@ class Reranker:
                              show_progress_bar=show_progress_bar, long_doc=long_doc, instruction=instruction,
                              desc="Batches")
         scores = np.asarray(act(logits), dtype=np.float32) if len(logits) else np.zeros(0, dtype=np.float32)
+        if scores.shape != (len(logits),):  # one score per pair, or the ranking is wrong
+            raise ValueError(f"predict: activation_fn returned shape {scores.shape} for {len(logits)} logits; "
+                             "it must return one score per logit")
         if convert_to_tensor:
             import torch  # optional; only for convert_to_tensor=True
 
@@ -433,10 +438,10 @@ class Reranker:
         first (stable: equal scores keep document order), cut to top_k."""
         if not _is_text(query):
             raise TypeError(f"rank: query must be str, got {type(query).__name__}")
-        if _is_text(documents):
-            raise TypeError("rank: documents must be a list of str, got a single string")
+        if _is_text(documents) or isinstance(documents, (bytes, dict, set, frozenset)):
+            raise TypeError(f"rank: documents must be a list of str, got a {type(documents).__name__}")
         documents = list(documents)
-        if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 0):
+        if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 0):
             raise ValueError(f"top_k must be None or a non-negative integer, got {top_k!r}")
         if not documents:
             return []

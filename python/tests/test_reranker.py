@@ -367,6 +367,17 @@ def test_bad_inputs_raise(bert: Reranker) -> None:
         bert.compute_score(PAIRS, batch_size=10**12)  # was pybind11's "incompatible function arguments"
     with pytest.raises(ValueError, match="chunk_overlap"):
         Reranker(BERT, chunk_overlap=-1)
+    # A dict or set of texts is not a list of pairs (a dict was read as one pair of keys).
+    with pytest.raises(TypeError, match="got a dict"):
+        bert.compute_score({"q": "d", "q2": "d2"})
+    with pytest.raises(TypeError, match="pair 0"):
+        bert.compute_score([{"q", "d"}])
+    with pytest.raises(TypeError, match="got a dict"):
+        bert.rank("q", {"a": 1, "b": 2})
+    # An activation must give one score per pair.
+    with pytest.raises(ValueError, match="one score per logit"):
+        bert.predict(PAIRS, activation_fn=lambda x: [1.0])
+    assert len(bert.rank("q", ["a", "b", "c"], top_k=np.int64(2))) == 2
     # A str with a lone surrogate has no UTF-8 form.
     with pytest.raises(CrossrankError, match="pair 1: document"):
         bert.compute_score([["q", "fine"], ["q", "bad \ud800 surrogate"]])
