@@ -144,7 +144,8 @@ struct ProtoList {
 
 EvalDataset finish(std::string name, std::string candidates, double threshold, const Pool& pool,
                    std::vector<ProtoList> protos, const EvalDataOptions& o, bool pad) {
-  check(o.top > 0, "--top must be > 0");
+  // One candidate per list ranks nothing: every metric would be 1 by construction.
+  check(o.top >= 2, "--top must be >= 2 (candidates ranked per query)");
   check(o.queries >= 0, "--queries must be >= 0");
   EvalDataset ds;
   ds.name = std::move(name);

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "eval/eval.h"
+#include "util/log.h"
 #include "util/output.h"
 #include "eval/data.h"
 #include "eval/metrics.h"
@@ -121,6 +122,10 @@ int run_eval(const EvalOptions& o) {
   const EvalDataset ds = load_dataset(o.dataset, shared, o.data);
   const double data_s = std::chrono::duration<double>(Clock::now() - tl).count();
   check(!ds.lists.empty(), o.dataset + ": no query has a relevant candidate within --top " + std::to_string(o.data.top));
+  if (ds.dropped > ds.lists.size())
+    log_warn(std::to_string(ds.dropped) + " queries have no relevant candidate within --top " +
+             std::to_string(o.data.top) + " and were dropped (" + std::to_string(ds.lists.size()) +
+             " kept): the metrics describe the kept ones only; a larger --top keeps more");
   std::size_t padded = 0;
   for (const auto& l : ds.lists) padded += l.padded;
 
