@@ -205,21 +205,11 @@ TEST(Server, BatcherKeepsRequestsTogetherAndHonoursMemory) {
 // still reading: the server's 1xx probe must not mistake it for a disconnect.
 TEST(Server, HalfCloseWhileQueuedIsNotADisconnect) {
   GatedEngine g(shared_engine());
-  ServerOptions o = test_options();
-  o.cache_mb = 0;
-  auto s = start(g, o);
-  g.close();
+  auto s = start_gated(g);
   const int before = g.entered();
-  const int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_port = htons(static_cast<uint16_t>(s.port));
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
   const std::string body = json{{"query", "q"}, {"texts", {"a", "b"}}}.dump();
-  const std::string req = "POST /rerank HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) +
-                          "\r\n\r\n" + body;
-  ASSERT_EQ(send(fd, req.data(), req.size(), MSG_NOSIGNAL), static_cast<ssize_t>(req.size()));
+  const int fd = send_raw(s.port, "POST /rerank HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) +
+                                      "\r\n\r\n" + body);
   ASSERT_TRUE(g.wait_entered(before + 1));  // held in forward()
   shutdown(fd, SHUT_WR);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the probe and its check run
@@ -245,24 +235,13 @@ TEST(Server, HalfCloseWhileQueuedIsNotADisconnect) {
 // answered 503 to everything, /health included.
 TEST(Server, ConnectionsResetWhileHandledAreReleased) {
   GatedEngine g(shared_engine());
-  ServerOptions o = test_options();
-  o.cache_mb = 0;
-  auto s = start(g, o);
-  g.close();
+  auto s = start_gated(g);
   const int before = g.entered();
   std::vector<int> fds;
   for (int i = 0; i < 8; ++i) {
-    const int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(static_cast<uint16_t>(s.port));
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
     const std::string body = json{{"query", "q" + std::to_string(i)}, {"texts", {"a", "b"}}}.dump();
-    const std::string req = "POST /rerank HTTP/1.1\r\nHost: x\r\nContent-Length: " + std::to_string(body.size()) +
-                            "\r\n\r\n" + body;
-    ASSERT_EQ(send(fd, req.data(), req.size(), MSG_NOSIGNAL), static_cast<ssize_t>(req.size()));
-    fds.push_back(fd);
+    fds.push_back(send_raw(s.port, "POST /rerank HTTP/1.1\r\nHost: x\r\nContent-Length: " +
+                                       std::to_string(body.size()) + "\r\n\r\n" + body));
   }
   ASSERT_TRUE(g.wait_entered(before + 1));  // the first pass is held in forward(), the rest queue
   for (int i = 0; i < 100 && s.server->connections() < fds.size(); ++i)

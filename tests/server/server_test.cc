@@ -386,10 +386,7 @@ TEST(Server, OverloadGives429WithRetryAfter) {
 
 TEST(Server, DisconnectedClientsPairsAreDropped) {
   GatedEngine g(shared_engine());
-  ServerOptions o = test_options();
-  o.cache_mb = 0;
-  auto s = start(g, o);
-  g.close();
+  auto s = start_gated(g);
   const int before = g.entered();
   std::thread blocker([&] {
     auto c = s.client();
@@ -443,10 +440,7 @@ TEST(Server, BackendFailureIs424AndServerSurvives) {
 
 TEST(Server, StopFinishesRequestsInFlight) {
   GatedEngine g(shared_engine());
-  ServerOptions o = test_options();
-  o.cache_mb = 0;
-  auto s = start(g, o);
-  g.close();
+  auto s = start_gated(g);
   const int before = g.entered();
   std::atomic<int> status{0};
   std::thread client([&] {

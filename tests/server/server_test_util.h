@@ -128,6 +128,28 @@ inline Running start(Engine& e, ServerOptions o = test_options()) {
   return r;
 }
 
+// A server over `g` without the score cache, with g's gate closed: its forward passes
+// wait until g.open().
+inline Running start_gated(GatedEngine& g) {
+  ServerOptions o = test_options();
+  o.cache_mb = 0;
+  Running r = start(g, o);
+  g.close();
+  return r;
+}
+
+// A loopback connection to `port` that has sent `request` whole; the caller closes it.
+inline int send_raw(int port, const std::string& request) {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  EXPECT_EQ(send(fd, request.data(), request.size(), MSG_NOSIGNAL), static_cast<ssize_t>(request.size()));
+  return fd;
+}
+
 inline const std::string kQuery = "what is a giant panda?";
 inline const std::vector<std::string> kDocs = {
     "hi",
