@@ -1,5 +1,7 @@
 #include "server/errors.h"
 
+#include <cstdio>
+
 #include <nlohmann/json.hpp>
 
 namespace crossrank {
@@ -68,6 +70,21 @@ const char* outcome_of(int status) {
     case 503: return "unhealthy";
     default: return status < 400 ? "success" : "internal";
   }
+}
+
+std::string printable_name(std::string_view name) {
+  std::string out;
+  for (std::size_t i = 0; i < name.size() && out.size() < 200; ++i) {
+    const auto c = static_cast<unsigned char>(name[i]);
+    if (c >= 0x20 && c != 0x7f) {
+      out += static_cast<char>(c);
+      continue;
+    }
+    char b[8];
+    std::snprintf(b, sizeof b, "\\x%02x", c);
+    out += b;
+  }
+  return out;
 }
 
 }  // namespace crossrank

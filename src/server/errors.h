@@ -3,6 +3,7 @@
 // type, and an ApiError -> the error body of each dialect. Handlers throw Error or
 // ApiError; only the server's top-level catch (src/server/server.cc) calls these.
 #include <string>
+#include <string_view>
 
 #include "crossrank/crossrank.h"
 #include "server/api.h"
@@ -17,6 +18,10 @@ namespace crossrank {
 //   kUnsupported 422 Unsupported   kOutOfMemory 424 Backend  kOverloaded 429 Overloaded
 //   kUnavailable 503 Unhealthy     kInternal 500 Internal
 ApiError to_api_error(const Error& e, Dialect d, const std::string& prefix = "");
+
+// `name` as it may appear inside an error message: control bytes (NUL included, which cut
+// messages short once they passed through what()) as \xNN, at most 200 bytes.
+std::string printable_name(std::string_view name);
 
 // The error body of dialect `d` (see src/server/api.h for the shapes).
 std::string encode_error(Dialect d, const ApiError& e);

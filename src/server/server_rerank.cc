@@ -56,7 +56,7 @@ std::string request_id() {
 ModelSlot& Server::Impl::route_model(const RerankRequest& r, Dialect d) {
   if (models_.size() == 1 || r.model.empty()) return *models_[0];
   if (ModelSlot* m = find_model(r.model)) return *m;
-  throw to_api_error(Error(ErrorCode::kNotFound, "model '" + r.model + "' is not served here (served: " + model_names() + ")"),
+  throw to_api_error(Error(ErrorCode::kNotFound, "model '" + printable_name(r.model) + "' is not served here (served: " + model_names() + ")"),
                      d);
 }
 

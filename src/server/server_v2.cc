@@ -24,9 +24,9 @@ std::optional<HttpResponse> Server::Impl::on_v2_head(const HttpRequest& head, co
   if (!p.model.empty()) {
     m = find_model(p.model);
     std::string err;
-    if (!m) err = "model '" + p.model + "' is not served here (served: " + model_names() + ")";
+    if (!m) err = "model '" + printable_name(p.model) + "' is not served here (served: " + model_names() + ")";
     else if (!p.version.empty() && p.version != kV2Version)
-      err = "model '" + p.model + "' has no version '" + p.version + "' (versions: " + kV2Version + ")";
+      err = "model '" + printable_name(p.model) + "' has no version '" + printable_name(p.version) + "' (versions: " + kV2Version + ")";
     if (!err.empty()) {
       if (infer) count(nullptr, kV2InferRoute, 404, 0, 0);
       return error_response(Dialect::kV2, ApiError(404, "NotFound", err));

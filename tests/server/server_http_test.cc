@@ -540,6 +540,11 @@ TEST(ServerHttp, SeveralModelsRouteByName) {
                            "Connection: close\r\n"));
   EXPECT_EQ(last_status(r), 404) << r;
   EXPECT_NE(body_of(r).find("served: xlmr, bert"), std::string::npos) << r;
+  // A NUL in the name is shown escaped; it cut the message short.
+  r = roundtrip(port, post("/v2/rerank", json{{"model", std::string("zz\0yy", 5)}, {"query", q}, {"documents", docs}}.dump(),
+                           "Connection: close\r\n"));
+  EXPECT_EQ(last_status(r), 404) << r;
+  EXPECT_NE(body_of(r).find("zz\\\\x00yy' is not served here (served: xlmr, bert)"), std::string::npos) << r;
   r = roundtrip(port, post("/v1/rerank", json{{"model", "nope"}, {"query", q}, {"documents", docs}}.dump(),
                            "Connection: close\r\n"));
   EXPECT_EQ(last_status(r), 422) << r;
