@@ -22,15 +22,6 @@
 
 namespace crossrank {
 
-namespace {
-bool iequals_ascii(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
-  return true;
-}
-}  // namespace
-
 namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 

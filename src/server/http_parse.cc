@@ -44,9 +44,14 @@ std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
   return s;
 }
-
-bool iequals(std::string_view a, std::string_view b) { return lower(a) == lower(b); }
 }  // namespace
+
+bool iequals_ascii(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) return false;
+  return true;
+}
 
 std::optional<std::pair<int, std::string>> validate_head(const RequestParser& p) {
   const auto& m = p.get();
@@ -55,16 +60,19 @@ std::optional<std::pair<int, std::string>> validate_head(const RequestParser& p)
   const auto te = m.find(http::field::transfer_encoding);
   if (te != m.end() && !p.chunked())
     return std::make_pair(400, std::string("Transfer-Encoding other than a final \"chunked\" is not supported"));
+  // A header present with a value other than `ok` (trimmed, any case).
+  auto other_than = [&m](http::field f, std::string_view ok) {
+    const auto it = m.find(f);
+    return it != m.end() && !iequals_ascii(trim(std::string_view(it->value().data(), it->value().size())), ok);
+  };
   // A coding before "chunked" (gzip, chunked) would hand the handler compressed bytes:
   // refused as unsupported, as a Content-Encoding is (RFC 9110 15.5.16: 415).
-  if (te != m.end() && !iequals(trim(std::string_view(te->value().data(), te->value().size())), "chunked"))
+  if (other_than(http::field::transfer_encoding, "chunked"))
     return std::make_pair(501, std::string("Transfer-Encoding codings other than \"chunked\" are not supported"));
-  const auto ce = m.find(http::field::content_encoding);
-  if (ce != m.end() && !iequals(trim(std::string_view(ce->value().data(), ce->value().size())), "identity"))
+  if (other_than(http::field::content_encoding, "identity"))
     return std::make_pair(415, std::string("Content-Encoding is not supported: send the body uncompressed"));
   // Expect: only 100-continue is defined (RFC 9110 10.1.1: 417 for anything else).
-  const auto ex = m.find(http::field::expect);
-  if (ex != m.end() && !iequals(trim(std::string_view(ex->value().data(), ex->value().size())), "100-continue"))
+  if (other_than(http::field::expect, "100-continue"))
     return std::make_pair(417, std::string("Expect: only \"100-continue\" is supported"));
   const std::string_view target(m.target().data(), m.target().size());
   if (target.empty() || (target.front() != '/' && target != "*"))

@@ -67,5 +67,7 @@ std::pair<int, std::string> parse_error_status(const boost::system::error_code& 
 
 // Reason phrase of a status code ("OK", "Too Many Requests", ...).
 const char* reason_phrase(int status);
+// ASCII case-insensitive equality (header values such as "100-continue", "chunked").
+bool iequals_ascii(std::string_view a, std::string_view b);
 
 }  // namespace crossrank
