@@ -9,11 +9,10 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
-#include <initializer_list>
 #include <mutex>
 
 #include "backend/backend.h"
+#include "util/env.h"
 #include "util/error.h"
 #include "util/log.h"
 
@@ -23,16 +22,6 @@ CpuOps::CpuOps(DType dtype, const CpuOpsOptions& opts) : dtype_(dtype), opts_(op
   // Environment overrides for benchmarks and quality experiments (not for production);
   // a value they do not know is an error, not silently something else.
   check_cpu_isa_env();
-  auto env_choice = [](const char* name, std::initializer_list<const char*> ok) -> const char* {
-    const char* v = std::getenv(name);
-    if (!v) return nullptr;
-    std::string allowed;
-    for (const char* o : ok) {
-      if (!std::strcmp(v, o)) return v;
-      allowed += (allowed.empty() ? "" : " or ") + std::string(o);
-    }
-    throw Error(std::string(name) + " must be " + allowed + " (or unset), not '" + v + "'");
-  };
   if (const char* a = env_choice("CROSSRANK_CPU_ATTN", {"fp32", "bf16"}))
     opts_.attn_bf16 = opts_.attn_bf16_int8 = std::string(a) != "fp32";
   if (const char* p = env_choice("CROSSRANK_CPU_PRECISE_POOLED", {"0", "1"})) opts_.precise_pooled = std::string(p) != "0";

@@ -8,6 +8,7 @@
 #include "backend/cpu/isa.h"
 #include "backend/cpu/kernels.h"
 #include "crossrank/crossrank.h"
+#include "util/env.h"
 #include "util/error.h"
 
 namespace crossrank::cpu {
@@ -70,9 +71,7 @@ bool use_sgemm_fp32() {
   static const bool use = [] {
     const char* e = std::getenv("CROSSRANK_FP32_GEMM");
     if (!e || !*e) return cpu_isa() == Isa::kAvx2;
-    if (!std::strcmp(e, "onednn")) return false;
-    if (!std::strcmp(e, "sgemm")) return true;
-    throw Error(std::string("CROSSRANK_FP32_GEMM must be onednn or sgemm (or unset), not '") + e + "'");
+    return !std::strcmp(env_choice("CROSSRANK_FP32_GEMM", {"onednn", "sgemm"}), "sgemm");
   }();
   return use;
 }

@@ -1,6 +1,6 @@
 #include "backend/cpu/isa.h"
 
-#include "util/error.h"
+#include "util/env.h"
 
 #include <cstdlib>
 #include <cstring>
@@ -36,14 +36,7 @@ Isa cpu_isa() {
   return isa;
 }
 
-void check_cpu_isa_env() {
-  const char* cap = std::getenv("CROSSRANK_CPU_ISA");
-  if (!cap) return;
-  for (const char* ok : {"scalar", "avx2", "avx512", "avx512_bf16"})
-    if (!std::strcmp(cap, ok)) return;
-  throw Error(std::string("CROSSRANK_CPU_ISA must be scalar, avx2, avx512 or avx512_bf16 (or unset), not '") + cap +
-              "'");
-}
+void check_cpu_isa_env() { env_choice("CROSSRANK_CPU_ISA", {"scalar", "avx2", "avx512", "avx512_bf16"}); }
 
 const char* to_string(Isa i) {
   switch (i) {
